@@ -1,0 +1,3 @@
+"""ottodeploy: which commit of every OttoChain repo runs where, built, deployed, locked, promoted."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,71 @@
+"""The commands behind ``inv`` and ``dodo.py``.
+
+Each module implements one command as a function returning a result object;
+``tasks/`` and ``dodo.py`` only call them. ``guarded`` is where an
+``OttodeployError`` becomes an exit status and a one-paragraph message on
+stderr: below it nothing exits and nothing prints a traceback for bad input.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
+
+from ..errors import OttodeployError
+from ..redact import redact
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class _Formatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(f"ottodeploy: {record.levelname.lower()}: {record.getMessage()}")
+
+
+def setup_logging() -> None:
+    """Warnings (or ``OTTODEPLOY_LOG``'s level) of the ``ottodeploy`` loggers to stderr."""
+    logger = logging.getLogger("ottodeploy")
+    if logger.handlers:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_Formatter())
+    logger.addHandler(handler)
+    logger.setLevel(os.environ.get("OTTODEPLOY_LOG", "WARNING").upper())
+    logger.propagate = False
+
+
+def fail_message(exc: OttodeployError) -> str:
+    return redact(f"ottodeploy: error: {exc}")
+
+
+def guarded(fn: Callable[P, R]) -> Callable[P, R]:
+    """Run a command; an ``OttodeployError`` leaves through ``invoke.Exit`` with its code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        from invoke.exceptions import Exit
+
+        setup_logging()
+        try:
+            return fn(*args, **kwargs)
+        except OttodeployError as exc:
+            raise Exit(fail_message(exc), code=exc.exit_code) from None
+
+    return wrapper
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
+    sys.stdout.flush()
+
+
+def say(text: str = "") -> None:
+    """A line for the person at the terminal (stdout), flushed so progress shows."""
+    sys.stdout.write(redact(text) + "\n")
+    sys.stdout.flush()

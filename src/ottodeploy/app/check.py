@@ -1,0 +1,86 @@
+"""``inv check ENV [--offline]``: is this environment deployable as written?
+
+In order, stopping at the first stage that fails: every file of the deploy root
+parses and validates (components, compatibility, hosts, the environment);
+then, unless ``--offline``, every ref, version and sha exists in its repo; then
+the compatibility matrix holds for the environment's versions. Offline, a
+version environment is checked with its declared versions; a branch
+environment's versions come from its repos, so its matrix check is skipped and
+reported as such.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..compat import Violation, violations
+from ..errors import CompatibilityError
+from ..manifests import DeployRoot, load_compatibility, load_hosts, load_project
+from ..resolve import Resolution, resolve
+
+
+@dataclass
+class CheckReport:
+    environment: str
+    stages: dict[str, str] = field(default_factory=dict)   # stage -> ok | skipped | failed
+    details: dict[str, str] = field(default_factory=dict)
+    violations: list[Violation] = field(default_factory=list)
+    resolution: Resolution | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "environment": self.environment,
+            "ok": not self.violations,
+            "stages": self.stages,
+            "details": self.details,
+            "violations": [str(v) for v in self.violations],
+        }
+
+
+def check(root: DeployRoot, env: str, *, offline: bool = False) -> CheckReport:
+    """Check ``env``; raises on bad input, returns the report (with any violations)."""
+    project = load_project(root, env)
+    matrix = load_compatibility(root, project.components)
+    load_hosts(root)
+    report = CheckReport(env)
+    report.stages["files"] = "ok"
+    environment = project.environment
+    versions: dict[str, str] | None = None
+    if offline:
+        report.stages["refs"] = "skipped"
+        report.details["refs"] = "--offline: no repo was contacted"
+        if environment.mode == "version":
+            from ..versions import normalize_version
+
+            versions = {n: normalize_version(s.version) for n, s in environment.sources.items()
+                        if s.version is not None}
+        else:
+            report.stages["compatibility"] = "skipped"
+            report.details["compatibility"] = "branch environment: versions come from the repos"
+    else:
+        report.resolution = resolve(project)
+        report.stages["refs"] = "ok"
+        report.details["refs"] = f"{len(report.resolution.sources)} sources resolved"
+        versions = report.resolution.versions()
+    if versions is not None:
+        report.violations = violations(matrix, versions)
+        report.stages["compatibility"] = "failed" if report.violations else "ok"
+        count = sum(1 for c, deps in matrix.compatibility.items() if c in versions
+                    for d in deps if d in versions)
+        report.details["compatibility"] = f"{count} constraints checked"
+    return report
+
+
+def raise_for(report: CheckReport) -> None:
+    if report.violations:
+        raise CompatibilityError([str(v) for v in report.violations])
+
+
+def render(report: CheckReport) -> list[str]:
+    lines = [f"check {report.environment}"]
+    for stage, state in report.stages.items():
+        detail = report.details.get(stage)
+        lines.append(f"  {stage:<14} {state}" + (f" ({detail})" if detail else ""))
+    lines += [f"    {v}" for v in report.violations]
+    return lines

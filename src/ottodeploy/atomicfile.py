@@ -1,0 +1,47 @@
+"""Writing files so that a crash leaves the old file or the new one, never half of either.
+
+The text goes to a temporary file in the same folder, is flushed and fsynced,
+and is renamed over the target (``os.replace`` is atomic on POSIX).
+``create_exclusive`` instead refuses to replace anything: it links the
+finished temporary file to the target name, which fails when the name exists.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+
+def _write_temp(path: Path, data: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            Path(tmp).unlink()
+        raise
+    return Path(tmp)
+
+
+def write_text(path: Path, data: str) -> None:
+    """Replace ``path`` with ``data`` atomically."""
+    tmp = _write_temp(path, data)
+    os.replace(tmp, path)
+
+
+def create_exclusive(path: Path, data: str) -> bool:
+    """Create ``path`` holding ``data`` unless it exists; True when this call created it."""
+    tmp = _write_temp(path, data)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        return False
+    finally:
+        tmp.unlink()
+    return True

@@ -1,0 +1,140 @@
+"""The one error tree of ottodeploy.
+
+Every failure a user can act on is an ``OttodeployError``. Each class knows its
+exit status (SPEC §5: 1 the operation failed, 2 bad input) and builds a message
+that names the file, the key path and the line where it can, says what was
+expected, and ends with a hint. Nothing below the entry points calls
+``sys.exit``: the entry points (``dodo.py``, ``tasks/``) turn these into exit
+codes and print them without a traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+
+def format_path(path: Sequence[str | int]) -> str:
+    """Render a key path the way a user writes it: ``sources.ottochain.ref``, ``smoke[0].url``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in one file: where it is and what was expected."""
+
+    path: tuple[str | int, ...]
+    message: str
+    line: int | None = None
+    hint: str | None = None
+
+    def render(self, file: str | None) -> str:
+        where = file or ""
+        if self.line is not None:
+            where = f"{where}:{self.line}" if where else f"line {self.line}"
+        key = format_path(self.path)
+        text = f"{key}: {self.message}" if key else self.message
+        if self.hint:
+            text += f" ({self.hint})"
+        return f"{where}: {text}" if where else text
+
+
+class OttodeployError(Exception):
+    """Base of every error a user can act on."""
+
+    exit_code = EXIT_FAILED
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        if self.hint:
+            return f"{self.message}\n  hint: {self.hint}"
+        return self.message
+
+
+class BadInput(OttodeployError):
+    """Input the user wrote is wrong: a manifest, a lockfile, an argument (exit 2)."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+class UsageError(BadInput):
+    """A command-line argument the project parses is wrong."""
+
+
+class ManifestError(BadInput):
+    """One file's problems, all of them, in one report."""
+
+    def __init__(self, file: str, problems: Iterable[Problem], *, hint: str | None = None) -> None:
+        self.file = file
+        self.problems = list(problems)
+        if not self.problems:
+            raise ValueError("ManifestError needs at least one problem")
+        lines = [p.render(file) for p in self.problems]
+        if len(lines) == 1:
+            message = lines[0]
+        else:
+            message = f"{file}: {len(lines)} problems\n" + "\n".join(f"  {ln}" for ln in lines)
+        super().__init__(message, hint=hint)
+
+
+class LockfileError(ManifestError):
+    """A lockfile that fails validation."""
+
+
+class RefNotFound(ManifestError):
+    """Refs, tags, versions or SHAs the manifest names that do not exist in their repos."""
+
+
+class ResolveError(OttodeployError):
+    """A repo that cannot be reached or read (exit 1)."""
+
+
+class GitError(OttodeployError):
+    """A git command failed; the message says what was run and what it printed."""
+
+
+class CompatibilityError(OttodeployError):
+    """The compatibility matrix is violated (exit 1); every violation is listed."""
+
+    def __init__(self, violations: Sequence[str]) -> None:
+        self.violations = list(violations)
+        body = "\n".join(f"  {v}" for v in self.violations)
+        super().__init__(f"compatibility matrix violated ({len(self.violations)}):\n{body}")
+
+
+class BuildError(OttodeployError):
+    """A recipe failed."""
+
+
+class RegistryError(OttodeployError):
+    """A registry answered with an error or could not be reached."""
+
+
+class DeployError(OttodeployError):
+    """A deploy, a smoke check or an e2e run failed."""
+
+
+class LockHeld(OttodeployError):
+    """Another deploy of the same environment is running."""
+
+
+class ApprovalError(OttodeployError):
+    """An approval is missing or not acceptable."""
+
+
+class PromotionError(OttodeployError):
+    """A promotion cannot be made (no healthy lockfile, untagged SHA, ...)."""

@@ -1,0 +1,291 @@
+"""The files of a deploy root as pydantic models (SPEC §3).
+
+Every model forbids unknown keys (a typo must not be silently ignored) and is
+strict: a YAML number or boolean is never turned into a string behind the
+user's back. Checks that need only one value live here as validators; checks
+that relate several files (a source that names no component, a cycle) live in
+``manifests``. The JSON Schemas of these models are what ``inv schema`` writes.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+from .interpolate import InterpolationError, references
+from .refnames import SHA_RE, ref_problem, repo_problem
+
+NAME_PATTERN = r"^[a-z][a-z0-9-]*$"
+Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
+NonEmpty = Annotated[str, StringConstraints(min_length=1)]
+VarName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_-]*$")]
+_ARTIFACT_REF = re.compile(r"[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)?")
+_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+SMOKE_PLAIN_NAMES = frozenset({"host", "services_host"})
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+def _check_repo(value: str | None) -> str | None:
+    if value is not None and (problem := repo_problem(value)):
+        raise ValueError(f"repo {value!r} {problem}")
+    return value
+
+
+def _check_refs(text: str, plain: frozenset[str] = frozenset()) -> str:
+    try:
+        references(text, plain=plain)
+    except InterpolationError as exc:
+        raise ValueError(str(exc)) from None
+    return text
+
+
+# --- components.yaml -------------------------------------------------------------------------
+
+
+class Artifact(_Model):
+    """One thing a component builds: a recipe, what it needs, what it leaves behind."""
+
+    run: NonEmpty = Field(description="Shell command run in a clean checkout at the SHA.")
+    needs: list[Name] = Field(default_factory=list,
+                              description="Artifacts of the same component built first.")
+    outputs: list[NonEmpty] = Field(default_factory=list,
+                                    description="Globs relative to the checkout, copied to OTTO_OUT.")
+    image: NonEmpty | None = Field(None, description="Image repository (without tag) it pushes.")
+    cache: bool = Field(True, description="Use the registry cache keyed by the build key.")
+    description: str | None = None
+
+    @field_validator("outputs")
+    @classmethod
+    def _relative_outputs(cls, value: list[str]) -> list[str]:
+        for glob in value:
+            if glob.startswith("/") or ".." in glob.split("/"):
+                raise ValueError(f"output {glob!r} must be a relative path inside the checkout")
+        return value
+
+
+class Deploy(_Model):
+    """How a component is deployed; see SPEC §6."""
+
+    on: Literal["nodes", "services_host", "none"] = "nodes"
+    run: NonEmpty | None = None
+    files: list[NonEmpty] = Field(default_factory=list,
+                                  description="Paths in the deploy repo copied to remote_dir (ssh).")
+    remote_dir: NonEmpty = "/opt/ottochain"
+
+    @field_validator("files")
+    @classmethod
+    def _files_inside(cls, value: list[str]) -> list[str]:
+        for path in value:
+            if path.startswith("/") or ".." in path.split("/"):
+                raise ValueError(f"file {path!r} must be a relative path inside the deploy root")
+        return value
+
+    @model_validator(mode="after")
+    def _run_unless_none(self) -> Deploy:
+        if self.on != "none" and self.run is None:
+            raise ValueError(f"deploy on {self.on!r} needs a 'run' command")
+        return self
+
+
+class Component(_Model):
+    repo: NonEmpty
+    description: str | None = None
+    depends_on: list[NonEmpty] = Field(
+        default_factory=list,
+        description="Components (all their artifacts) or single artifacts 'component.artifact'.")
+    artifacts: dict[Name, Artifact] = Field(default_factory=dict)
+    deploy: Deploy | None = None
+
+    _repo = field_validator("repo")(_check_repo)
+
+    @field_validator("depends_on")
+    @classmethod
+    def _dep_names(cls, value: list[str]) -> list[str]:
+        for dep in value:
+            if not _ARTIFACT_REF.fullmatch(dep):
+                raise ValueError(f"{dep!r} is not 'component' or 'component.artifact'")
+        if len(set(value)) != len(value):
+            raise ValueError("a dependency is listed twice")
+        return value
+
+
+class ComponentsFile(_Model):
+    components: dict[Name, Component]
+
+
+# --- environments/<env>.yaml -----------------------------------------------------------------
+
+
+class Source(_Model):
+    """Where one component comes from in one environment: exactly one of ref, version, sha."""
+
+    type: Literal["upstream", "core", "ecosystem"] | None = Field(
+        None, description="Descriptive only; does not change behaviour.")
+    repo: NonEmpty | None = Field(None, description="Defaults to the component's repo.")
+    ref: NonEmpty | None = Field(None, description="A branch or tag.")
+    version: NonEmpty | None = Field(None, description="A released version; tag v<version>.")
+    sha: NonEmpty | None = Field(None, description="A full 40-hex commit SHA.")
+    build_with: dict[VarName, str] = Field(
+        default_factory=dict, description="Values passed to recipes as OTTO_BUILD_WITH_<NAME>.")
+
+    _repo = field_validator("repo")(_check_repo)
+
+    @field_validator("ref")
+    @classmethod
+    def _ref_name(cls, value: str | None) -> str | None:
+        if value is not None and (problem := ref_problem(value)):
+            raise ValueError(f"ref {value!r} {problem}")
+        return value
+
+    @field_validator("version")
+    @classmethod
+    def _semver(cls, value: str | None) -> str | None:
+        if value is not None:
+            from .versions import parse_version
+
+            parse_version(value)
+        return value
+
+    @field_validator("sha")
+    @classmethod
+    def _full_sha(cls, value: str | None) -> str | None:
+        if value is not None and not SHA_RE.fullmatch(value):
+            raise ValueError(f"sha {value!r} is not a full 40-hex lowercase commit SHA")
+        return value
+
+    @field_validator("build_with")
+    @classmethod
+    def _build_with_refs(cls, value: dict[str, str]) -> dict[str, str]:
+        for text in value.values():
+            _check_refs(text)
+        return value
+
+    @model_validator(mode="after")
+    def _exactly_one_pin(self) -> Source:
+        given = [k for k in ("ref", "version", "sha") if getattr(self, k) is not None]
+        if len(given) != 1:
+            what = " and ".join(given) if given else "none"
+            raise ValueError(f"a source names exactly one of ref, version or sha (got {what})")
+        return self
+
+    @property
+    def pin(self) -> Literal["ref", "version", "sha"]:
+        if self.ref is not None:
+            return "ref"
+        return "version" if self.version is not None else "sha"
+
+
+class SshOptions(_Model):
+    user: NonEmpty | None = None
+    port: int = Field(22, ge=1, le=65535)
+    strict_host_key_checking: Literal["yes", "accept-new", "no"] = "accept-new"
+    connect_timeout: int = Field(10, ge=1, le=300)
+    known_hosts: NonEmpty | None = None
+    identity_file: NonEmpty | None = None
+
+
+class Infrastructure(_Model):
+    target: Literal["ssh", "local"] = "ssh"
+    cluster: str | None = None
+    nodes: list[NonEmpty] = Field(default_factory=list)
+    services_host: NonEmpty | None = None
+    ssh: SshOptions = Field(default_factory=SshOptions)
+
+
+class SmokeCheck(_Model):
+    """An HTTP check: status and optional JSON expectations, retried until ``timeout``."""
+
+    name: str | None = None
+    url: NonEmpty
+    status: int = Field(200, ge=100, le=599)
+    json_: dict[NonEmpty, Any] = Field(default_factory=dict, alias="json")
+    timeout: float = Field(60, gt=0, le=3600)
+
+    @field_validator("url")
+    @classmethod
+    def _url_refs(cls, value: str) -> str:
+        return _check_refs(value, SMOKE_PLAIN_NAMES)
+
+
+class E2E(_Model):
+    run: NonEmpty
+    timeout: float = Field(1800, gt=0)
+
+
+class Environment(_Model):
+    name: Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
+    mode: Literal["branch", "version"]
+    auto_deploy: bool = False
+    approval_required: bool = False
+    description: str | None = None
+    sources: dict[Name, Source]
+    infrastructure: Infrastructure = Field(default_factory=Infrastructure)
+    smoke: list[SmokeCheck] = Field(default_factory=list)
+    e2e: E2E | None = None
+
+
+# --- compatibility.yaml ----------------------------------------------------------------------
+
+
+class CompatibilityFile(_Model):
+    compatibility: dict[Name, dict[Name, NonEmpty]] = Field(
+        description="component -> {dependency: npm-style range}")
+
+    @field_validator("compatibility")
+    @classmethod
+    def _ranges(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        from .versions import Range
+
+        for deps in value.values():
+            for text in deps.values():
+                Range.parse(text)
+        return value
+
+
+# --- lockfiles/ and hosts.yaml ---------------------------------------------------------------
+
+
+class LockedSource(_Model):
+    repo: NonEmpty
+    ref: str | None = None
+    sha: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{40}$")]
+    version: str | None = None
+    pinned_by: Literal["ref", "version", "sha"] | None = None
+
+
+class Lockfile(_Model):
+    timestamp: NonEmpty
+    environment: Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
+    status: Literal["healthy", "failed"]
+    sources: dict[Name, LockedSource]
+    artifacts: dict[NonEmpty, NonEmpty] = Field(default_factory=dict)
+    tests: dict[NonEmpty, str] = Field(default_factory=dict)
+    mode: Literal["branch", "version"] | None = None
+    tool_version: str | None = None
+    manifest_digest: str | None = None
+    build_keys: dict[NonEmpty, NonEmpty] = Field(default_factory=dict)
+    replay_of: str | None = None
+    note: str | None = None
+
+    @field_validator("timestamp")
+    @classmethod
+    def _utc(cls, value: str) -> str:
+        if not _TIMESTAMP.fullmatch(value):
+            raise ValueError(f"timestamp {value!r} is not UTC 'YYYY-MM-DDTHH:MM:SSZ'")
+        return value
+
+
+class Host(_Model):
+    address: NonEmpty
+    user: NonEmpty | None = None
+    port: int = Field(22, ge=1, le=65535)
+    key: NonEmpty | None = None
+
+
+class HostsFile(_Model):
+    hosts: dict[NonEmpty, Host]

@@ -1,0 +1,140 @@
+"""The one door to other processes.
+
+Every subprocess the tool starts goes through ``run`` (output captured) or
+``stream`` (output passed on line by line as it comes). Commands are argument
+lists, never a shell string built from manifest values; the command is logged
+as ``cwd$ cmd``; a failure becomes a ``ProcessFailed`` that says what was run,
+where, its exit status and the tail of what it printed, with secrets redacted.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+import signal
+import subprocess
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import OttodeployError
+from .redact import redact
+
+log = logging.getLogger("ottodeploy.process")
+_TAIL_LINES = 20
+
+
+@dataclass(frozen=True)
+class Completed:
+    args: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+class ProcessFailed(OttodeployError):
+    def __init__(self, args: Sequence[str], cwd: Path | None, returncode: int | None,
+                 output: str, *, what: str | None = None) -> None:
+        self.args_run = tuple(args)
+        self.returncode = returncode
+        self.output = output
+        status = "timed out" if returncode is None else f"exit {returncode}"
+        lead = what or "command failed"
+        tail = "\n".join(output.strip().splitlines()[-_TAIL_LINES:])
+        text = f"{lead} ({status}): {describe(args, cwd)}"
+        if tail:
+            text += "\n" + "\n".join(f"  | {ln}" for ln in tail.splitlines())
+        super().__init__(redact(text))
+
+
+def describe(args: Sequence[str], cwd: Path | None = None) -> str:
+    return f"{cwd or '.'}$ {shlex.join(args)}"
+
+
+def _env(env: Mapping[str, str] | None) -> dict[str, str] | None:
+    return None if env is None else dict(env)
+
+
+def run(args: Sequence[str], *, cwd: Path | None = None, env: Mapping[str, str] | None = None,
+        timeout: float | None = None, check: bool = True, input_text: str | None = None,
+        what: str | None = None) -> Completed:
+    """Run ``args`` to completion with output captured."""
+    log.debug("%s", redact(describe(args, cwd)))
+    try:
+        proc = subprocess.run(
+            list(args), cwd=cwd, env=_env(env), capture_output=True, text=True,
+            timeout=timeout, check=False, input=input_text,
+            stdin=None if input_text is not None else subprocess.DEVNULL,
+            encoding="utf-8", errors="replace",
+        )
+    except subprocess.TimeoutExpired as exc:
+        out = _text(exc.stderr) or _text(exc.stdout)
+        raise ProcessFailed(args, cwd, None, out, what=what) from None
+    except FileNotFoundError:
+        raise OttodeployError(f"{args[0]}: command not found (needed for {describe(args, cwd)})") \
+            from None
+    done = Completed(tuple(args), proc.returncode, proc.stdout, proc.stderr)
+    if check and proc.returncode != 0:
+        raise ProcessFailed(args, cwd, proc.returncode, proc.stderr or proc.stdout, what=what)
+    return done
+
+
+def stream(args: Sequence[str], *, cwd: Path, env: Mapping[str, str] | None,
+           on_line: Callable[[str], None], timeout: float | None = None) -> tuple[int | None, str]:
+    """Run ``args`` passing each line of output (stdout and stderr merged) to ``on_line``.
+
+    Returns the exit status (None when killed for the timeout) and the output's last lines.
+    """
+    log.debug("%s", redact(describe(args, cwd)))
+    tail: list[str] = []
+    try:
+        proc = subprocess.Popen(
+            list(args), cwd=cwd, env=_env(env), stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
+            encoding="utf-8", errors="replace", start_new_session=True,
+        )
+    except FileNotFoundError:
+        raise OttodeployError(f"{args[0]}: command not found") from None
+    fired = threading.Event()
+    timer = None
+    if timeout is not None:
+
+        def expire() -> None:
+            fired.set()
+            _kill_group(proc)
+
+        timer = threading.Timer(timeout, expire)
+        timer.daemon = True
+        timer.start()
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            line = line.rstrip("\n")
+            on_line(line)
+            tail.append(line)
+            if len(tail) > _TAIL_LINES:
+                del tail[0]
+        code = proc.wait()
+    except BaseException:
+        _kill_group(proc)
+        proc.wait()
+        raise
+    finally:
+        if timer is not None:
+            timer.cancel()
+    return (None if fired.is_set() else code), "\n".join(tail)
+
+
+def _kill_group(proc: subprocess.Popen[str]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _text(data: str | bytes | None) -> str:
+    if data is None:
+        return ""
+    return data.decode("utf-8", "replace") if isinstance(data, bytes) else data

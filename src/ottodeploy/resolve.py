@@ -1,0 +1,233 @@
+"""Resolving an environment's sources to exact commits and versions.
+
+1. Each source's repo (its own or its component's) becomes a git address.
+2. Every distinct address is read with one ``git ls-remote``, all in parallel.
+3. Each source is resolved from that listing: a ``ref`` to the commit of its
+   branch or tag (annotated tags peeled), a ``version`` to the commit of tag
+   ``v<version>`` (or ``<version>``), a ``sha`` is checked against the tips and,
+   when no tip is that commit, against the repo's history in the mirror.
+4. Sources not pinned by version get a version from their history (SPEC §3:
+   nearest tag + N commits). That needs the mirror, so the answer is cached per
+   (repo, SHA, digest of the repo's tag list): unchanged SHAs and tags never
+   fetch again.
+
+All missing refs of an environment are reported together, each with the file,
+the key and the line, as bad input (exit 2); a repo that cannot be reached is
+an operation failure (exit 1).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal, TypeVar
+
+from . import atomicfile
+from .errors import Problem, RefNotFound, ResolveError
+from .git import AmbiguousRef, Mirror, RemoteRefs, ls_remote, repo_url
+from .manifests import Project
+
+T = TypeVar("T")
+R = TypeVar("R")
+MAX_PARALLEL = 16
+Pin = Literal["ref", "version", "sha"]
+
+
+@dataclass(frozen=True)
+class ResolvedSource:
+    name: str
+    repo: str
+    url: str
+    pin: Pin
+    ref: str          # branch or tag as written; the tag for a version; the sha for a sha
+    sha: str
+    version: str
+    tags_digest: str
+
+    def fields(self) -> dict[str, str]:
+        """The values ``${name.field}`` interpolates."""
+        return {"ref": self.ref, "sha": self.sha, "version": self.version, "repo": self.repo}
+
+    def to_json(self) -> dict[str, str]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Resolution:
+    environment: str
+    sources: dict[str, ResolvedSource]
+
+    def versions(self) -> dict[str, str]:
+        return {name: s.version for name, s in self.sources.items()}
+
+
+def parallel(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
+    """``fn`` over ``items`` in threads, results in order; the first exception is raised."""
+    todo = list(items)
+    if len(todo) <= 1:
+        return [fn(x) for x in todo]
+    with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(todo))) as pool:
+        return list(pool.map(fn, todo))
+
+
+def read_remotes(urls: Iterable[str]) -> dict[str, RemoteRefs]:
+    """``git ls-remote`` of every address at once; every unreachable repo in one error."""
+    unique = list(dict.fromkeys(urls))
+
+    def one(url: str) -> RemoteRefs | ResolveError:
+        try:
+            return ls_remote(url)
+        except ResolveError as exc:
+            return exc
+
+    results = dict(zip(unique, parallel(one, unique), strict=True))
+    failed = [r for r in results.values() if isinstance(r, ResolveError)]
+    if failed:
+        if len(failed) == 1:
+            raise failed[0]
+        raise ResolveError("cannot read repos:\n" + "\n".join(f"  {e.message}" for e in failed))
+    return {u: r for u, r in results.items() if isinstance(r, RemoteRefs)}
+
+
+class VersionCache:
+    """Branch-build versions by (repo, SHA, tag digest), in ``cache/versions.json``."""
+
+    def __init__(self, cache: Path) -> None:
+        self.path = cache / "versions.json"
+        try:
+            self.data: dict[str, dict[str, str]] = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            self.data = {}
+        self.dirty = False
+
+    def get(self, url: str, sha: str, tags: str) -> str | None:
+        hit = self.data.get(f"{url} {sha}")
+        return hit["version"] if hit and hit.get("tags") == tags else None
+
+    def put(self, url: str, sha: str, tags: str, version: str) -> None:
+        self.data[f"{url} {sha}"] = {"tags": tags, "version": version}
+        self.dirty = True
+
+    def save(self) -> None:
+        if self.dirty:
+            atomicfile.write_text(self.path, json.dumps(self.data, indent=0, sort_keys=True))
+            self.dirty = False
+
+
+def branch_version(mirror: Mirror, sha: str) -> str:
+    """SPEC §3's version of a branch build at ``sha`` (needs the commit in the mirror)."""
+    from .versions import best_tag, dev_version
+
+    tags, count = mirror.describe(sha)
+    best = best_tag(tags)
+    return dev_version(best[1] if best else None, count)
+
+
+def resolve(project: Project, *, cache: Path | None = None,
+            remotes: Mapping[str, RemoteRefs] | None = None) -> Resolution:
+    """Resolve every source of ``project``'s environment (see the module docstring)."""
+    env = project.environment
+    root = project.root
+    cache = cache or root.cache
+    doc = project.env_doc
+    repos = {name: src.repo or project.components.components[name].repo
+             for name, src in env.sources.items()}
+    urls = {name: repo_url(repo, root.path) for name, repo in repos.items()}
+    listing = dict(remotes) if remotes is not None else read_remotes(urls.values())
+
+    problems: list[Problem] = []
+    pinned: dict[str, tuple[Pin, str, str]] = {}  # name -> (pin, ref, sha)
+    need_history: list[str] = []
+    for name, src in env.sources.items():
+        refs = listing[urls[name]]
+        path: tuple[str | int, ...] = ("sources", name, src.pin)
+        if src.ref is not None:
+            try:
+                sha = refs.resolve(src.ref)
+            except AmbiguousRef as exc:
+                problems.append(doc.problem(path, str(exc),
+                                            f"write refs/heads/{src.ref} or refs/tags/{src.ref}"))
+                continue
+            if sha is None:
+                problems.append(doc.problem(path, f"ref {src.ref!r} not found in {repos[name]}",
+                                            _close_refs(src.ref, refs)))
+                continue
+            pinned[name] = ("ref", src.ref, sha)
+        elif src.version is not None:
+            from .versions import normalize_version
+
+            bare = normalize_version(src.version)
+            tag = next((t for t in (f"v{bare}", bare) if refs.commit_of(f"refs/tags/{t}")), None)
+            if tag is None:
+                problems.append(doc.problem(
+                    path, f"version {bare} not found in {repos[name]}: no tag v{bare} or {bare}",
+                    _latest_tags(refs)))
+                continue
+            pinned[name] = ("version", tag, refs.commit_of(f"refs/tags/{tag}") or "")
+        else:
+            assert src.sha is not None
+            pinned[name] = ("sha", src.sha, src.sha)
+            if not refs.has_commit_tip(src.sha):
+                need_history.append(name)
+
+    versions: dict[str, str] = {}
+    vcache = VersionCache(cache)
+    todo = []
+    for name, (pin, ref, sha) in pinned.items():
+        if pin == "version":
+            from .versions import normalize_version
+
+            versions[name] = normalize_version(ref)
+            continue
+        hit = vcache.get(urls[name], sha, listing[urls[name]].tags_digest)
+        if hit is not None and name not in need_history:
+            versions[name] = hit
+        else:
+            todo.append(name)
+
+    def history(name: str) -> tuple[str, str | None]:
+        pin, _ref, sha = pinned[name]
+        mirror = Mirror(cache, urls[name])
+        if not mirror.ensure_commit(sha):
+            return name, None
+        return name, branch_version(mirror, sha)
+
+    for name, version in parallel(history, todo):
+        if version is None:
+            problems.append(doc.problem(("sources", name, "sha"),
+                                        f"commit {pinned[name][2]} not found in {repos[name]}"))
+            continue
+        versions[name] = version
+        vcache.put(urls[name], pinned[name][2], listing[urls[name]].tags_digest, version)
+    vcache.save()
+    if problems:
+        raise RefNotFound(doc.file, problems)
+
+    return Resolution(env.name, {
+        name: ResolvedSource(name, repos[name], urls[name], pin, ref, sha, versions[name],
+                             listing[urls[name]].tags_digest)
+        for name, (pin, ref, sha) in pinned.items()
+    })
+
+
+def _close_refs(ref: str, refs: RemoteRefs) -> str | None:
+    names = [r.split("/", 2)[2] for r in refs.refs if r.startswith(("refs/heads/", "refs/tags/"))]
+    close = difflib.get_close_matches(ref, names, n=3)
+    if close:
+        return "did you mean " + " or ".join(repr(c) for c in close) + "?"
+    branches = [r[len("refs/heads/"):] for r in refs.refs if r.startswith("refs/heads/")]
+    return "branches: " + ", ".join(sorted(branches)[:10]) if branches else None
+
+
+def _latest_tags(refs: RemoteRefs) -> str | None:
+    from .versions import tag_version
+
+    tagged = [(v, t) for t in refs.tags if (v := tag_version(t)) is not None]
+    if not tagged:
+        return "the repo has no version tags"
+    newest = [t for _, t in sorted(tagged, reverse=True)[:5]]
+    return "newest tags: " + ", ".join(newest)
