@@ -1,0 +1,456 @@
+"""A small client for the OCI distribution API (SPEC §4, "Registry cache").
+
+Image references follow Docker's conventions: a first path component holding a ``.``
+or ``:`` (or ``localhost``) names the registry, otherwise the image lives on docker.io
+and a single name gets ``library/``. Loopback registries are spoken to over plain HTTP,
+every other one over HTTPS, as Docker does.
+
+Each request goes to ``/v2/<repository>/...`` with a bounded timeout. A ``401`` answer
+carries a challenge: for ``Bearer`` we fetch a token from the challenge's realm (GET with
+``service`` and ``scope``; anonymous, or HTTP basic auth when credentials are known —
+``GITHUB_TOKEN`` for ghcr.io, ``OTTODEPLOY_REGISTRY_USER``/``_PASSWORD`` anywhere), cache
+it per (registry, scope) and retry the request once; for ``Basic`` we retry once with the
+credentials. Still refused means access denied. Tokens and passwords never appear in a
+message: every error text is scrubbed of the secrets this client holds.
+
+Manifests are stored byte for byte: re-tagging GETs a manifest and PUTs the same bytes
+under another tag, so the digest (sha256 of those bytes) stays the same. ``push_image``
+builds a deterministic one-layer OCI image (fixed mtimes, sorted entries), so the same
+files give the same digest on every machine.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import gzip
+import hashlib
+import io
+import ipaddress
+import json
+import os
+import re
+import tarfile
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import requests
+
+from ottodeploy.errors import RegistryError
+from ottodeploy.redact import redact
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
+MANIFEST_TYPES = (OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST)
+ACCEPT = ", ".join(MANIFEST_TYPES)
+
+DOCKER_HUB = "docker.io"
+_DOCKER_HUB_API = "registry-1.docker.io"
+_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+_DIGEST = re.compile(r"[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[A-Fa-f0-9]{32,}")
+_PATH_COMPONENT = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")
+_REGISTRY = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::\d+)?")
+_CHALLENGE_PARAM = re.compile(r'(\w+)=(?:"([^"]*)"|([^\s,]+))')
+_ERRNO = re.compile(r"\[Errno -?\d+\] [^'\")\]]+")
+_SLUG_MAX = 100
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """A parsed image reference; ``str()`` gives the full form with the registry."""
+
+    registry: str
+    repository: str
+    tag: str | None = None
+    digest: str | None = None
+
+    def __str__(self) -> str:
+        text = f"{self.registry}/{self.repository}"
+        if self.tag:
+            text += f":{self.tag}"
+        if self.digest:
+            text += f"@{self.digest}"
+        return text
+
+    @property
+    def reference(self) -> str:
+        """What goes after ``/manifests/``: the digest, else the tag, else ``latest``."""
+        return self.digest or self.tag or "latest"
+
+    def with_tag(self, tag: str) -> ImageRef:
+        """The same repository under ``tag`` (any digest is dropped: it named other bytes)."""
+        if not _TAG.fullmatch(tag):
+            raise ValueError(f"invalid image tag {tag!r} (allowed: [A-Za-z0-9_][A-Za-z0-9_.-]*)")
+        return replace(self, tag=tag, digest=None)
+
+    def with_digest(self, digest: str) -> ImageRef:
+        """The same reference pinned to ``digest`` (kept tag is informative only)."""
+        if not _DIGEST.fullmatch(digest):
+            raise ValueError(f"invalid digest {digest!r}")
+        return replace(self, digest=digest)
+
+
+def parse_image_ref(text: str) -> ImageRef:
+    """Parse ``[registry/]name[:tag][@digest]`` the way Docker does; ValueError if malformed."""
+    rest, digest = text.strip(), None
+    if "@" in rest:
+        rest, digest = rest.split("@", 1)
+        if not _DIGEST.fullmatch(digest):
+            raise ValueError(f"invalid digest in image reference {text!r}")
+    first, slash, remainder = rest.partition("/")
+    if slash and ("." in first or ":" in first or first == "localhost"):
+        registry, name = first, remainder
+        if not _REGISTRY.fullmatch(registry):
+            raise ValueError(f"invalid registry {registry!r} in image reference {text!r}")
+    else:
+        registry, name = DOCKER_HUB, rest
+    tag = None
+    if ":" in name:
+        name, tag = name.rsplit(":", 1)
+        if not _TAG.fullmatch(tag):
+            raise ValueError(f"invalid tag {tag!r} in image reference {text!r}")
+    if not name or not all(_PATH_COMPONENT.fullmatch(p) for p in name.split("/")):
+        raise ValueError(
+            f"invalid image reference {text!r} "
+            "(expected [registry/]name[:tag][@digest], lowercase name)"
+        )
+    if registry == DOCKER_HUB and "/" not in name:
+        name = f"library/{name}"
+    if len(name) > 255:
+        raise ValueError(f"image name longer than 255 characters in {text!r}")
+    return ImageRef(registry, name, tag, digest)
+
+
+def ref_slug(ref_name: str) -> str:
+    """Turn a git ref name (``feat/My_Thing``) into a valid tag fragment (``feat-my_thing``)."""
+    slug = re.sub(r"[^a-z0-9_.-]+", "-", ref_name.strip().lower())
+    slug = re.sub(r"-{2,}", "-", slug).strip("-.")
+    slug = slug[:_SLUG_MAX].rstrip("-.")
+    return slug or "ref"
+
+
+def branch_tag(ref_name: str, sha: str) -> str:
+    """The branch-mode tag ``<ref-slug>-<sha7>`` (SPEC §4)."""
+    return f"{ref_slug(ref_name)}-{sha[:7]}"
+
+
+def sha256_digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def is_loopback(registry: str) -> bool:
+    """True for ``localhost``, ``127.0.0.0/8`` and ``[::1]``, with any port."""
+    host = registry.rsplit(":", 1)[0] if not registry.endswith("]") else registry
+    if host.startswith("["):
+        host = host[1:].split("]", 1)[0]
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def registry_credentials(registry: str, env: Mapping[str, str]) -> tuple[str, str] | None:
+    """Credentials for ``registry``: the generic override, else ``GITHUB_TOKEN`` on ghcr.io."""
+    password = env.get("OTTODEPLOY_REGISTRY_PASSWORD")
+    if password:
+        return env.get("OTTODEPLOY_REGISTRY_USER") or "ottodeploy", password
+    token = env.get("GITHUB_TOKEN")
+    if registry == "ghcr.io" and token:
+        return env.get("GITHUB_ACTOR") or "ottodeploy", token
+    return None
+
+
+def credentials_hint(registry: str) -> str:
+    """Which environment variables supply credentials for ``registry``."""
+    generic = "OTTODEPLOY_REGISTRY_USER and OTTODEPLOY_REGISTRY_PASSWORD"
+    if registry == "ghcr.io":
+        return f"set GITHUB_TOKEN (with packages scope; GITHUB_ACTOR as user) or {generic}"
+    return f"set {generic}"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    body: bytes
+    media_type: str
+    digest: str
+
+
+class RegistryClient:
+    """Talks to registries over the distribution API; one instance caches tokens."""
+
+    def __init__(self, timeout: float = 10.0, env: Mapping[str, str] | None = None) -> None:
+        self.timeout = timeout
+        self._env: Mapping[str, str] = os.environ if env is None else env
+        self._session = requests.Session()
+        self._local = requests.Session()  # loopback: no proxy or netrc from the environment
+        self._local.trust_env = False
+        self._tokens: dict[tuple[str, str], str] = {}
+        self._basic: set[str] = set()
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self._session.close()
+        self._local.close()
+
+    def __enter__(self) -> RegistryClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- manifests ---------------------------------------------------------------------
+
+    def manifest_digest(self, ref: ImageRef) -> str | None:
+        """The digest ``ref`` points at, or None when the tag or repository does not exist."""
+        resp = self._call("HEAD", ref, f"manifests/{ref.reference}", headers={"Accept": ACCEPT})
+        if resp.status_code == 404:
+            return None
+        self._expect(resp, ref, 200)
+        if digest := resp.headers.get("Docker-Content-Digest"):
+            return digest
+        manifest = self._fetch_manifest(ref)
+        return manifest.digest if manifest else None
+
+    def get_manifest(self, ref: ImageRef) -> Manifest:
+        manifest = self._fetch_manifest(ref)
+        if manifest is None:
+            raise _error(ref, "image not found", hint="check the name and tag, and the push")
+        return manifest
+
+    def put_manifest(self, ref: ImageRef, body: bytes, media_type: str) -> str:
+        """Store ``body`` under ``ref``'s tag (or digest); returns the manifest digest."""
+        path = f"manifests/{ref.reference}"
+        resp = self._call(
+            "PUT", ref, path, push=True, headers={"Content-Type": media_type}, data=body
+        )
+        self._expect(resp, ref, 201, 200)
+        return resp.headers.get("Docker-Content-Digest") or sha256_digest(body)
+
+    def retag(self, src_ref: ImageRef, dst_tag: str) -> str:
+        """Point ``dst_tag`` (same repository) at ``src_ref``'s manifest; same digest."""
+        dst = src_ref.with_tag(dst_tag)
+        manifest = self.get_manifest(src_ref)
+        return self.put_manifest(dst, manifest.body, manifest.media_type)
+
+    def _fetch_manifest(self, ref: ImageRef) -> Manifest | None:
+        resp = self._call("GET", ref, f"manifests/{ref.reference}", headers={"Accept": ACCEPT})
+        if resp.status_code == 404:
+            return None
+        self._expect(resp, ref, 200)
+        body, computed = resp.content, sha256_digest(resp.content)
+        if ref.digest and ref.digest.startswith("sha256:") and ref.digest != computed:
+            raise _error(ref, f"the manifest sent has digest {computed}")
+        media_type = resp.headers.get("Content-Type", "").split(";")[0].strip()
+        if media_type not in MANIFEST_TYPES:
+            with contextlib.suppress(ValueError, AttributeError):
+                media_type = str(json.loads(body).get("mediaType") or media_type)
+        digest = resp.headers.get("Docker-Content-Digest") or computed
+        return Manifest(body=body, media_type=media_type, digest=digest)
+
+    # -- blobs and images --------------------------------------------------------------
+
+    def push_blob(self, ref: ImageRef, data: bytes) -> str:
+        """Upload ``data`` into ``ref``'s repository (monolithic); skipped when present."""
+        digest = sha256_digest(data)
+        if self._call("HEAD", ref, f"blobs/{digest}", push=True).status_code == 200:
+            return digest
+        start = self._call("POST", ref, "blobs/uploads/", push=True)
+        self._expect(start, ref, 202)
+        if not (location := start.headers.get("Location")):
+            raise _error(ref, "the registry gave no upload location")
+        headers = {"Content-Type": "application/octet-stream"}
+        url = urljoin(self._base(ref), location)
+        done = self._call(
+            "PUT", ref, url, push=True, params={"digest": digest}, data=data, headers=headers
+        )
+        self._expect(done, ref, 201, 204)
+        return digest
+
+    def push_image(
+        self,
+        ref: ImageRef,
+        files: Mapping[str, bytes],
+        *,
+        config: Mapping[str, object] | None = None,
+    ) -> str:
+        """Push a one-layer OCI image holding ``files``; returns the manifest digest.
+
+        ``config`` becomes the image config's runtime ``config`` (``Env``, ``Cmd``, ``Labels``).
+        """
+        layer_tar = _tar(files)
+        layer = gzip.compress(layer_tar, mtime=0)
+        config_blob = _canonical(
+            {
+                "architecture": "amd64",
+                "os": "linux",
+                "created": "1970-01-01T00:00:00Z",
+                "config": dict(config or {}),
+                "rootfs": {"type": "layers", "diff_ids": [sha256_digest(layer_tar)]},
+            }
+        )
+        manifest = {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": self._descriptor(ref, OCI_CONFIG, config_blob),
+            "layers": [self._descriptor(ref, OCI_LAYER_GZIP, layer)],
+        }
+        return self.put_manifest(ref, _canonical(manifest), OCI_MANIFEST)
+
+    def _descriptor(self, ref: ImageRef, media_type: str, blob: bytes) -> dict[str, object]:
+        return {"mediaType": media_type, "digest": self.push_blob(ref, blob), "size": len(blob)}
+
+    # -- transport and auth ------------------------------------------------------------
+
+    def _base(self, ref: ImageRef) -> str:
+        scheme = "http" if is_loopback(ref.registry) else "https"
+        host = _DOCKER_HUB_API if ref.registry == DOCKER_HUB else ref.registry
+        return f"{scheme}://{host}/v2/{ref.repository}/"
+
+    def _call(
+        self, method: str, ref: ImageRef, path: str, *, push: bool = False, **kw: Any
+    ) -> requests.Response:
+        """One request with auth: a cached token, else the challenge flow, retried once."""
+        url = path if "://" in path else self._base(ref) + path
+        same_host = urlsplit(url).netloc == urlsplit(self._base(ref)).netloc
+        scope = f"repository:{ref.repository}:{'pull,push' if push else 'pull'}"
+        auth = self._cached_auth(ref.registry, scope) if same_host else None
+        resp = self._send(method, url, ref, auth, kw)
+        if resp.status_code == 401 and same_host:
+            challenge = resp.headers.get("WWW-Authenticate", "")
+            if (auth := self._authenticate(ref, scope, challenge)) is not None:
+                resp = self._send(method, url, ref, auth, kw)
+        if resp.status_code in (401, 403):
+            what = f"access denied ({method} answered {resp.status_code})"
+            raise _error(ref, what, hint=credentials_hint(ref.registry))
+        return resp
+
+    def _send(
+        self, method: str, url: str, ref: ImageRef, auth: str | None, kw: dict[str, Any]
+    ) -> requests.Response:
+        headers = {**kw.get("headers", {}), **({"Authorization": auth} if auth else {})}
+        try:
+            resp = self._session_for(ref.registry).request(
+                method, url, **{**kw, "headers": headers}, timeout=self.timeout,
+                allow_redirects=method in ("GET", "HEAD"),
+            )  # fmt: skip
+        except requests.RequestException as exc:
+            hint = "check that it is up and reachable (for the cache this is only a miss)"
+            raise _error(ref, f"cannot reach it: {self._reason(exc)}", hint=hint) from None
+        if resp.status_code >= 500:
+            what = f"{method} answered {resp.status_code}{self._error_text(resp)}"
+            raise _error(ref, what, hint="the registry has a problem; retry later")
+        return resp
+
+    def _session_for(self, host: str) -> requests.Session:
+        return self._local if is_loopback(host) else self._session
+
+    def _cached_auth(self, registry: str, scope: str) -> str | None:
+        with self._lock:
+            if registry in self._basic:
+                return self._basic_header(registry)
+            push_scope = scope.rsplit(":", 1)[0] + ":pull,push"
+            token = self._tokens.get((registry, scope)) or self._tokens.get((registry, push_scope))
+        return f"Bearer {token}" if token else None
+
+    def _basic_header(self, registry: str) -> str | None:
+        if (creds := registry_credentials(registry, self._env)) is None:
+            return None
+        return "Basic " + base64.b64encode(":".join(creds).encode()).decode("ascii")
+
+    def _authenticate(self, ref: ImageRef, scope: str, challenge: str) -> str | None:
+        """Answer a challenge: a header to retry with, or None when there is nothing to try."""
+        kind, _, rest = challenge.strip().partition(" ")
+        params = {m[0].lower(): m[1] or m[2] for m in _CHALLENGE_PARAM.findall(rest)}
+        if kind.lower() == "basic":
+            with self._lock:
+                self._basic.add(ref.registry)
+            return self._basic_header(ref.registry)
+        realm = urlsplit(params.get("realm", ""))
+        if kind.lower() != "bearer" or realm.scheme not in ("http", "https"):
+            return None
+        query = [("service", params["service"])] if params.get("service") else []
+        query += [("scope", s) for s in dict.fromkeys([scope, params.get("scope") or scope])]
+        creds = registry_credentials(ref.registry, self._env)
+        if realm.scheme != "https" and not is_loopback(realm.netloc):
+            creds = None  # never send credentials in clear text off this machine
+        try:
+            resp = self._session_for(realm.netloc).get(
+                realm.geturl(), params=query, auth=creds, timeout=self.timeout
+            )
+        except requests.RequestException as exc:
+            raise _error(ref, f"cannot reach its token service: {self._reason(exc)}") from None
+        if resp.status_code in (401, 403):
+            what = f"access denied (token service answered {resp.status_code})"
+            raise _error(ref, what, hint=credentials_hint(ref.registry))
+        token = ""
+        with contextlib.suppress(ValueError, AttributeError):
+            payload = resp.json()
+            token = str(payload.get("token") or payload.get("access_token") or "")
+        if resp.status_code != 200 or not token:
+            raise _error(ref, f"its token service answered {resp.status_code} without a token")
+        with self._lock:
+            self._tokens[(ref.registry, scope)] = token
+        return f"Bearer {token}"
+
+    def _expect(self, resp: requests.Response, ref: ImageRef, *ok: int) -> None:
+        if resp.status_code not in ok:
+            method = resp.request.method
+            raise _error(ref, f"{method} answered {resp.status_code}{self._error_text(resp)}")
+
+    def _error_text(self, resp: requests.Response) -> str:
+        """The registry's own error codes/messages, scrubbed of any secret we hold."""
+        text = ""
+        with contextlib.suppress(ValueError, AttributeError, TypeError):
+            errors = resp.json().get("errors") or []
+            text = "; ".join(f"{e.get('code', '')} {e.get('message', '')}" for e in errors)
+        return f" ({self._scrub(text[:300])})" if text else ""
+
+    def _reason(self, exc: requests.RequestException) -> str:
+        if isinstance(exc, requests.Timeout):
+            return f"no answer within {self.timeout:g}s"
+        found = _ERRNO.search(str(exc))
+        return self._scrub(found.group(0).strip()) if found else type(exc).__name__
+
+    def _scrub(self, text: str) -> str:
+        """Remove the tokens this client holds, then every secret of the environment."""
+        with self._lock:
+            tokens = sorted(self._tokens.values(), key=len, reverse=True)
+        for token in tokens:
+            text = text.replace(token, "***")
+        return redact(text, self._env)
+
+
+def _error(ref: ImageRef, what: str, *, hint: str | None = None) -> RegistryError:
+    return RegistryError(f"registry {ref.registry}, image {ref}: {what}", hint=hint)
+
+
+def _tar(files: Mapping[str, bytes]) -> bytes:
+    """A deterministic tar of ``files`` (parents as directories, mtime 0, root-owned)."""
+    clean = {name.strip("/"): data for name, data in files.items()}
+    if any(not path or ".." in path.split("/") for path in clean):
+        raise ValueError(f"invalid file names in image: {sorted(files)}")
+    dirs = {"/".join(p.split("/")[:i]) for p in clean for i in range(1, p.count("/") + 1)}
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for path in sorted(dirs | clean.keys()):  # a parent sorts before its children
+            info = tarfile.TarInfo(path)
+            if path in clean:
+                info.size, info.mode = len(clean[path]), 0o644
+                tar.addfile(info, io.BytesIO(clean[path]))
+            else:
+                info.type, info.mode = tarfile.DIRTYPE, 0o755
+                tar.addfile(info)
+    return buf.getvalue()
+
+
+def _canonical(obj: object) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
