@@ -63,7 +63,6 @@ class Result:
 def run_inv(*argv: str) -> Result:
     """``inv ARGV`` in this process, with the project's collection; exit code captured."""
     from invoke import Program
-
     from tasks import ns
 
     program = Program(namespace=ns, name="inv", binary="inv")

@@ -1,3 +1,3 @@
-"""ottodeploy: which commit of every OttoChain repo runs where, built, deployed, locked, promoted."""
+"""ottodeploy: which commit of every OttoChain repo runs where, built, deployed and promoted."""
 
 __version__ = "0.1.0"

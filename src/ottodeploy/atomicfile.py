@@ -32,7 +32,7 @@ def _write_temp(path: Path, data: str) -> Path:
 def write_text(path: Path, data: str) -> None:
     """Replace ``path`` with ``data`` atomically."""
     tmp = _write_temp(path, data)
-    os.replace(tmp, path)
+    tmp.replace(path)
 
 
 def create_exclusive(path: Path, data: str) -> bool:

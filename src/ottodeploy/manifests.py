@@ -17,6 +17,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import types
 import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -194,9 +195,7 @@ def _unwrap(annotation: Any) -> Any:
     while True:
         args = [a for a in typing.get_args(annotation) if a is not type(None)]
         origin = typing.get_origin(annotation)
-        if origin is typing.Annotated:
-            annotation = args[0]
-        elif origin in (typing.Union, getattr(__import__("types"), "UnionType", None)) and args:
+        if origin is typing.Annotated or (origin in (typing.Union, types.UnionType) and args):
             annotation = args[0]
         else:
             return annotation

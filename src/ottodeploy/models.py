@@ -12,7 +12,14 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from .interpolate import InterpolationError, references
 from .refnames import SHA_RE, ref_problem, repo_problem
@@ -53,8 +60,8 @@ class Artifact(_Model):
     run: NonEmpty = Field(description="Shell command run in a clean checkout at the SHA.")
     needs: list[Name] = Field(default_factory=list,
                               description="Artifacts of the same component built first.")
-    outputs: list[NonEmpty] = Field(default_factory=list,
-                                    description="Globs relative to the checkout, copied to OTTO_OUT.")
+    outputs: list[NonEmpty] = Field(
+        default_factory=list, description="Globs relative to the checkout, copied to OTTO_OUT.")
     image: NonEmpty | None = Field(None, description="Image repository (without tag) it pushes.")
     cache: bool = Field(True, description="Use the registry cache keyed by the build key.")
     description: str | None = None
@@ -73,8 +80,8 @@ class Deploy(_Model):
 
     on: Literal["nodes", "services_host", "none"] = "nodes"
     run: NonEmpty | None = None
-    files: list[NonEmpty] = Field(default_factory=list,
-                                  description="Paths in the deploy repo copied to remote_dir (ssh).")
+    files: list[NonEmpty] = Field(
+        default_factory=list, description="Paths in the deploy repo copied to remote_dir (ssh).")
     remote_dir: NonEmpty = "/opt/ottochain"
 
     @field_validator("files")

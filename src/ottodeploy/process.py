@@ -9,6 +9,7 @@ where, its exit status and the tail of what it printed, with secrets redacted.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shlex
@@ -110,8 +111,8 @@ def stream(args: Sequence[str], *, cwd: Path, env: Mapping[str, str] | None,
         timer.start()
     try:
         assert proc.stdout is not None
-        for line in proc.stdout:
-            line = line.rstrip("\n")
+        for raw in proc.stdout:
+            line = raw.rstrip("\n")
             on_line(line)
             tail.append(line)
             if len(tail) > _TAIL_LINES:
@@ -128,10 +129,8 @@ def stream(args: Sequence[str], *, cwd: Path, env: Mapping[str, str] | None,
 
 
 def _kill_group(proc: subprocess.Popen[str]) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _text(data: str | bytes | None) -> str:

@@ -190,7 +190,7 @@ def resolve(project: Project, *, cache: Path | None = None,
             todo.append(name)
 
     def history(name: str) -> tuple[str, str | None]:
-        pin, _ref, sha = pinned[name]
+        sha = pinned[name][2]
         mirror = Mirror(cache, urls[name])
         if not mirror.ensure_commit(sha):
             return name, None

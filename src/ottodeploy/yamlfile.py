@@ -175,9 +175,9 @@ def parse(text: str, display: str) -> Document:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
         what = exc.problem or "invalid YAML"
-        raise ManifestError(display, [Problem((), f"YAML syntax error: {what}", line)]) from None
+        where = mark.line + 1 if mark else None
+        raise ManifestError(display, [Problem((), f"YAML syntax error: {what}", where)]) from None
     except yaml.YAMLError as exc:
         raise ManifestError(display, [Problem((), f"YAML syntax error: {exc}")]) from None
     except RecursionError:

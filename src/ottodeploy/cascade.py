@@ -1,0 +1,247 @@
+"""The cascade of one environment: its tasks, their build keys, their variables.
+
+``StaticCascade`` is everything the manifests say, in plain JSON-able values:
+what each source asks for and, per artifact task, its recipe, dependencies and
+``build_with`` templates. It depends only on the manifest files, so it can be
+cached by their digest and the no-op path never has to validate them again.
+
+``plan_tasks`` combines it with the resolved sources into ``TaskSpec`` s. The
+build key of a task (SPEC §4) is the SHA-256 of a canonical JSON document of:
+the component's SHA and version, whether it is built or released, the recipe
+(run, image, outputs, needs, cache), its ``build_with`` values rendered with
+every ``${x.ref}`` replaced by x's SHA, and the keys of every task it depends
+on. Tasks are visited in topological order, so each dependency's key is known
+when it is needed. A ref renamed onto the same SHA changes no key; a commit
+anywhere changes the key of that component's tasks and of everything below.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from .interpolate import render
+
+KEY_SCHEMA = 1
+Pin = Literal["ref", "version", "sha"]
+
+
+@dataclass(frozen=True)
+class SourceRequest:
+    """What one source of the environment asks for, before resolution."""
+
+    name: str
+    repo: str
+    url: str
+    pin: Pin
+    value: str  # the ref, the version (as written) or the sha
+
+
+@dataclass(frozen=True)
+class StaticTask:
+    task: str
+    component: str
+    artifact: str
+    deps: tuple[str, ...]
+    run: str
+    needs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    image: str | None
+    cache: bool
+    build_with: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class StaticCascade:
+    environment: str
+    mode: Literal["branch", "version"]
+    digest: str
+    sources: tuple[SourceRequest, ...]
+    tasks: tuple[StaticTask, ...]
+    component_order: tuple[str, ...]
+    component_deps: Mapping[str, tuple[str, ...]]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> StaticCascade:
+        return cls(
+            environment=data["environment"],
+            mode=data["mode"],
+            digest=data["digest"],
+            sources=tuple(SourceRequest(**s) for s in data["sources"]),
+            tasks=tuple(StaticTask(**{**t, "deps": tuple(t["deps"]), "needs": tuple(t["needs"]),
+                                      "outputs": tuple(t["outputs"])}) for t in data["tasks"]),
+            component_order=tuple(data["component_order"]),
+            component_deps={k: tuple(v) for k, v in data["component_deps"].items()},
+        )
+
+    def task(self, name: str) -> StaticTask:
+        for t in self.tasks:
+            if t.task == name:
+                return t
+        raise KeyError(name)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A resolved source as the cascade needs it (see ``resolve.ResolvedSource``)."""
+
+    name: str
+    repo: str
+    url: str
+    pin: Pin
+    ref: str
+    sha: str
+    version: str
+
+    def fields(self) -> dict[str, str]:
+        return {"ref": self.ref, "sha": self.sha, "version": self.version, "repo": self.repo}
+
+    def key_fields(self) -> dict[str, str]:
+        """Fields as the build key sees them: a ref counts as the commit it names."""
+        return {**self.fields(), "ref": self.sha}
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One task ready to run: what it is, its key, the image it makes, its variables."""
+
+    task: str
+    component: str
+    artifact: str
+    deps: tuple[str, ...]
+    key: str
+    inputs: Mapping[str, Any]          # what went into the key, for `plan`'s reasons
+    released: bool                     # pinned by version: verify, never build
+    run: str
+    outputs: tuple[str, ...]
+    image: str | None
+    image_ref: str | None              # the readable reference: repo:tag
+    cache: bool
+    url: str
+    sha: str
+    ref: str
+    version: str
+    out_dir: str
+    env: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def short_sha(self) -> str:
+        return self.sha[:7]
+
+    @property
+    def cache_tag(self) -> str:
+        return f"bk-{self.key[:16]}"
+
+
+def digest_text(*parts: bytes) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(len(part).to_bytes(8, "big"))
+        h.update(part)
+    return h.hexdigest()
+
+
+def canonical_key(inputs: Mapping[str, Any]) -> str:
+    text = json.dumps(inputs, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def var_name(name: str) -> str:
+    return re.sub(r"[^A-Z0-9_]", "_", name.upper())
+
+
+def ref_slug(ref: str) -> str:
+    slug = re.sub(r"[^a-z0-9_.-]+", "-", ref.lower()).strip("-.")
+    slug = re.sub(r"-{2,}", "-", slug)[:100].strip("-.")
+    return slug or "ref"
+
+
+def image_tag(pin: Pin, ref: str, sha: str, version: str) -> str:
+    """SPEC §4: ``<ref-slug>-<sha7>`` for branch builds, ``<version>`` for released images."""
+    if pin == "version":
+        return version
+    slug = "sha" if pin == "sha" else ref_slug(ref.removeprefix("refs/heads/"))
+    return f"{slug}-{sha[:7]}"
+
+
+def plan_tasks(static: StaticCascade, resolved: Mapping[str, Resolved], state_dir: Path) \
+        -> dict[str, TaskSpec]:
+    """Every task of the cascade with its key and variables, in topological order."""
+    values = {n: r.fields() for n, r in resolved.items()}
+    key_values = {n: r.key_fields() for n, r in resolved.items()}
+    specs: dict[str, TaskSpec] = {}
+    for t in static.tasks:
+        src = resolved[t.component]
+        released = static.mode == "version" or src.pin == "version"
+        build_with = {k: render(v, values) for k, v in t.build_with.items()}
+        inputs = {
+            "schema": KEY_SCHEMA,
+            "component": t.component,
+            "artifact": t.artifact,
+            "sha": src.sha,
+            "version": src.version,
+            "released": released,
+            "recipe": {"run": t.run, "image": t.image, "outputs": list(t.outputs),
+                       "needs": list(t.needs), "cache": t.cache},
+            "build_with": {k: render(v, key_values) for k, v in t.build_with.items()},
+            "deps": {d: specs[d].key for d in t.deps},
+        }
+        out_dir = state_dir / "out" / t.component / t.artifact
+        image_ref = None
+        if t.image:
+            image_ref = f"{t.image}:{image_tag(src.pin, src.ref, src.sha, src.version)}"
+        spec = TaskSpec(
+            task=t.task, component=t.component, artifact=t.artifact, deps=t.deps,
+            key=canonical_key(inputs), inputs=inputs, released=released, run=t.run,
+            outputs=t.outputs, image=t.image, image_ref=image_ref, cache=t.cache, url=src.url,
+            sha=src.sha, ref=src.ref, version=src.version, out_dir=str(out_dir),
+        )
+        env = _variables(static.environment, spec, src, build_with, specs, resolved)
+        specs[t.task] = TaskSpec(**{**spec.__dict__, "env": env})
+    return specs
+
+
+def _variables(env_name: str, spec: TaskSpec, src: Resolved, build_with: Mapping[str, str],
+               specs: Mapping[str, TaskSpec], resolved: Mapping[str, Resolved]) -> dict[str, str]:
+    """SPEC §4's ``OTTO_*`` variables of one task."""
+    env = {
+        "OTTO_ENV": env_name,
+        "OTTO_COMPONENT": spec.component,
+        "OTTO_ARTIFACT": spec.artifact,
+        "OTTO_REPO": src.repo,
+        "OTTO_REPO_URL": src.url,
+        "OTTO_REF": src.ref,
+        "OTTO_SHA": src.sha,
+        "OTTO_SHORT_SHA": src.sha[:7],
+        "OTTO_VERSION": src.version,
+        "OTTO_OUT": spec.out_dir,
+        "OTTO_KEY": spec.key,
+    }
+    if spec.image_ref:
+        env["OTTO_IMAGE"] = spec.image_ref
+    for k, v in build_with.items():
+        env[f"OTTO_BUILD_WITH_{var_name(k)}"] = v
+    upstream: list[str] = []
+    stack = list(spec.deps)
+    while stack:
+        d = stack.pop()
+        if d not in upstream:
+            upstream.append(d)
+            stack.extend(specs[d].deps)
+    for d in upstream:
+        dep = specs[d]
+        prefix = f"OTTO_DEP_{var_name(dep.component)}"
+        env[f"{prefix}_SHA"] = resolved[dep.component].sha
+        env[f"{prefix}_VERSION"] = resolved[dep.component].version
+        env[f"{prefix}_OUT_{var_name(dep.artifact)}"] = dep.out_dir
+        if dep.image_ref:
+            env[f"{prefix}_IMAGE_{var_name(dep.artifact)}"] = dep.image_ref
+    return env
