@@ -7,7 +7,7 @@ from pathlib import Path
 from invoke import Collection, task
 
 from ottodeploy.app import guarded, print_json, say
-from ottodeploy.manifests import DeployRoot
+from ottodeploy.root import DeployRoot
 
 HERE = Path(__file__).resolve().parent.parent
 
@@ -47,5 +47,30 @@ def resolve(c, env, json=False):  # type: ignore[no-untyped-def]
             say(line)
 
 
-ns = Collection(check, resolve)
+@task(positional=["env"], iterable=["task"],
+      help={"task": "a task to build with what it needs (repeatable; none = all)",
+            "jobs": "independent tasks built at once"})
+@guarded
+def build(c, env, task=None, jobs=1):  # type: ignore[no-untyped-def]
+    """Build the cascade (doit underneath): only what changed, and everything below it."""
+    from ottodeploy.app.build import build as run_build
+
+    run_build(root(), env, list(task or []), jobs)
+
+
+@task(positional=["env"], help={"json": "print one JSON document"})
+@guarded
+def plan(c, env, json=False):  # type: ignore[no-untyped-def]
+    """Which tasks would run, and why, without building."""
+    from ottodeploy.app.build import plan_env, render_plan
+
+    result = plan_env(root(), env)
+    if json:
+        print_json(result.to_json())
+    else:
+        for line in render_plan(result):
+            say(line)
+
+
+ns = Collection(check, resolve, build, plan)
 ns.configure({"run": {"in_stream": False}})

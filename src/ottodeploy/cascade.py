@@ -23,23 +23,15 @@ import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .interpolate import render
+from .resolve import ResolvedSource, SourceRequest
+
+if TYPE_CHECKING:
+    from .manifests import Project
 
 KEY_SCHEMA = 1
-Pin = Literal["ref", "version", "sha"]
-
-
-@dataclass(frozen=True)
-class SourceRequest:
-    """What one source of the environment asks for, before resolution."""
-
-    name: str
-    repo: str
-    url: str
-    pin: Pin
-    value: str  # the ref, the version (as written) or the sha
 
 
 @dataclass(frozen=True)
@@ -87,26 +79,6 @@ class StaticCascade:
             if t.task == name:
                 return t
         raise KeyError(name)
-
-
-@dataclass(frozen=True)
-class Resolved:
-    """A resolved source as the cascade needs it (see ``resolve.ResolvedSource``)."""
-
-    name: str
-    repo: str
-    url: str
-    pin: Pin
-    ref: str
-    sha: str
-    version: str
-
-    def fields(self) -> dict[str, str]:
-        return {"ref": self.ref, "sha": self.sha, "version": self.version, "repo": self.repo}
-
-    def key_fields(self) -> dict[str, str]:
-        """Fields as the build key sees them: a ref counts as the commit it names."""
-        return {**self.fields(), "ref": self.sha}
 
 
 @dataclass(frozen=True)
@@ -164,7 +136,7 @@ def ref_slug(ref: str) -> str:
     return slug or "ref"
 
 
-def image_tag(pin: Pin, ref: str, sha: str, version: str) -> str:
+def image_tag(pin: str, ref: str, sha: str, version: str) -> str:
     """SPEC §4: ``<ref-slug>-<sha7>`` for branch builds, ``<version>`` for released images."""
     if pin == "version":
         return version
@@ -172,11 +144,11 @@ def image_tag(pin: Pin, ref: str, sha: str, version: str) -> str:
     return f"{slug}-{sha[:7]}"
 
 
-def plan_tasks(static: StaticCascade, resolved: Mapping[str, Resolved], state_dir: Path) \
+def plan_tasks(static: StaticCascade, resolved: Mapping[str, ResolvedSource], state_dir: Path) \
         -> dict[str, TaskSpec]:
     """Every task of the cascade with its key and variables, in topological order."""
     values = {n: r.fields() for n, r in resolved.items()}
-    key_values = {n: r.key_fields() for n, r in resolved.items()}
+    key_values = {n: {**r.fields(), "ref": r.sha} for n, r in resolved.items()}
     specs: dict[str, TaskSpec] = {}
     for t in static.tasks:
         src = resolved[t.component]
@@ -209,8 +181,9 @@ def plan_tasks(static: StaticCascade, resolved: Mapping[str, Resolved], state_di
     return specs
 
 
-def _variables(env_name: str, spec: TaskSpec, src: Resolved, build_with: Mapping[str, str],
-               specs: Mapping[str, TaskSpec], resolved: Mapping[str, Resolved]) -> dict[str, str]:
+def _variables(env_name: str, spec: TaskSpec, src: ResolvedSource,
+               build_with: Mapping[str, str], specs: Mapping[str, TaskSpec],
+               resolved: Mapping[str, ResolvedSource]) -> dict[str, str]:
     """SPEC §4's ``OTTO_*`` variables of one task."""
     env = {
         "OTTO_ENV": env_name,
@@ -245,3 +218,24 @@ def _variables(env_name: str, spec: TaskSpec, src: Resolved, build_with: Mapping
         if dep.image_ref:
             env[f"{prefix}_IMAGE_{var_name(dep.artifact)}"] = dep.image_ref
     return env
+
+
+def static_cascade(project: Project, digest: str) -> StaticCascade:
+    """What the manifests of ``project`` say about its environment's cascade."""
+    from .resolve import source_requests
+
+    graph = project.graph
+    env = project.environment
+    tasks = []
+    for task in graph.order:
+        comp_name, art_name = graph.nodes[task]
+        art = project.components.components[comp_name].artifacts[art_name]
+        tasks.append(StaticTask(
+            task=task, component=comp_name, artifact=art_name, deps=graph.deps[task],
+            run=art.run, needs=tuple(art.needs), outputs=tuple(art.outputs), image=art.image,
+            cache=art.cache, build_with=dict(env.sources[comp_name].build_with)))
+    return StaticCascade(
+        environment=env.name, mode=env.mode, digest=digest,
+        sources=tuple(source_requests(project)), tasks=tuple(tasks),
+        component_order=tuple(graph.component_order),
+        component_deps={c: graph.component_deps[c] for c in graph.component_order})

@@ -24,12 +24,14 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 from . import atomicfile
-from .errors import Problem, RefNotFound, ResolveError
+from .errors import RefNotFound, ResolveError
 from .git import AmbiguousRef, Mirror, RemoteRefs, ls_remote, repo_url
-from .manifests import Project
+
+if TYPE_CHECKING:
+    from .manifests import Project
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -127,91 +129,120 @@ def branch_version(mirror: Mirror, sha: str) -> str:
     return dev_version(best[1] if best else None, count)
 
 
-def resolve(project: Project, *, cache: Path | None = None,
-            remotes: Mapping[str, RemoteRefs] | None = None) -> Resolution:
-    """Resolve every source of ``project``'s environment (see the module docstring)."""
-    env = project.environment
-    root = project.root
-    cache = cache or root.cache
-    doc = project.env_doc
-    repos = {name: src.repo or project.components.components[name].repo
-             for name, src in env.sources.items()}
-    urls = {name: repo_url(repo, root.path) for name, repo in repos.items()}
-    listing = dict(remotes) if remotes is not None else read_remotes(urls.values())
+@dataclass(frozen=True)
+class SourceRequest:
+    """What one source of the environment asks for, before resolution."""
 
-    problems: list[Problem] = []
-    pinned: dict[str, tuple[Pin, str, str]] = {}  # name -> (pin, ref, sha)
-    need_history: list[str] = []
-    for name, src in env.sources.items():
-        refs = listing[urls[name]]
-        path: tuple[str | int, ...] = ("sources", name, src.pin)
-        if src.ref is not None:
+    name: str
+    repo: str
+    url: str
+    pin: Pin
+    value: str  # the ref, the version (as written) or the sha
+
+
+@dataclass(frozen=True)
+class Miss:
+    """A source that could not be resolved: which key of it, why, and a hint."""
+
+    name: str
+    field: Pin
+    message: str
+    hint: str | None = None
+
+
+def source_requests(project: Project) -> list[SourceRequest]:
+    out = []
+    for name, src in project.environment.sources.items():
+        repo = src.repo or project.components.components[name].repo
+        value = src.ref if src.ref is not None else src.version or src.sha or ""
+        out.append(SourceRequest(name, repo, repo_url(repo, project.root.path), src.pin, value))
+    return out
+
+
+def resolve(project: Project, *, cache: Path | None = None) -> Resolution:
+    """Resolve every source of ``project``'s environment (see the module docstring)."""
+    resolved, misses = resolve_requests(source_requests(project), cache or project.root.cache)
+    if misses:
+        doc = project.env_doc
+        raise RefNotFound(doc.file, [doc.problem(("sources", m.name, m.field), m.message, m.hint)
+                                     for m in misses])
+    return Resolution(project.environment.name, resolved)
+
+
+def resolve_requests(requests: Iterable[SourceRequest], cache: Path,
+                     remotes: Mapping[str, RemoteRefs] | None = None) \
+        -> tuple[dict[str, ResolvedSource], list[Miss]]:
+    """Resolve ``requests``; what cannot be found comes back as ``Miss`` es, in order."""
+    from .versions import normalize_version
+
+    reqs = list(requests)
+    listing = dict(remotes) if remotes is not None else read_remotes(r.url for r in reqs)
+    misses: list[Miss] = []
+    pinned: dict[str, tuple[SourceRequest, str, str]] = {}  # name -> (request, ref, sha)
+    need_history: set[str] = set()
+    for req in reqs:
+        refs = listing[req.url]
+        if req.pin == "ref":
             try:
-                sha = refs.resolve(src.ref)
+                sha = refs.resolve(req.value)
             except AmbiguousRef as exc:
-                problems.append(doc.problem(path, str(exc),
-                                            f"write refs/heads/{src.ref} or refs/tags/{src.ref}"))
+                misses.append(Miss(req.name, "ref", str(exc),
+                                   f"write refs/heads/{req.value} or refs/tags/{req.value}"))
                 continue
             if sha is None:
-                problems.append(doc.problem(path, f"ref {src.ref!r} not found in {repos[name]}",
-                                            _close_refs(src.ref, refs)))
+                misses.append(Miss(req.name, "ref", f"ref {req.value!r} not found in {req.repo}",
+                                   _close_refs(req.value, refs)))
                 continue
-            pinned[name] = ("ref", src.ref, sha)
-        elif src.version is not None:
-            from .versions import normalize_version
-
-            bare = normalize_version(src.version)
+            pinned[req.name] = (req, req.value, sha)
+        elif req.pin == "version":
+            bare = normalize_version(req.value)
             tag = next((t for t in (f"v{bare}", bare) if refs.commit_of(f"refs/tags/{t}")), None)
             if tag is None:
-                problems.append(doc.problem(
-                    path, f"version {bare} not found in {repos[name]}: no tag v{bare} or {bare}",
+                misses.append(Miss(
+                    req.name, "version",
+                    f"version {bare} not found in {req.repo}: no tag v{bare} or {bare}",
                     _latest_tags(refs)))
                 continue
-            pinned[name] = ("version", tag, refs.commit_of(f"refs/tags/{tag}") or "")
+            pinned[req.name] = (req, tag, refs.commit_of(f"refs/tags/{tag}") or "")
         else:
-            assert src.sha is not None
-            pinned[name] = ("sha", src.sha, src.sha)
-            if not refs.has_commit_tip(src.sha):
-                need_history.append(name)
+            pinned[req.name] = (req, req.value, req.value)
+            if not refs.has_commit_tip(req.value):
+                need_history.add(req.name)
 
     versions: dict[str, str] = {}
     vcache = VersionCache(cache)
     todo = []
-    for name, (pin, ref, sha) in pinned.items():
-        if pin == "version":
-            from .versions import normalize_version
-
+    for name, (req, ref, sha) in pinned.items():
+        if req.pin == "version":
             versions[name] = normalize_version(ref)
             continue
-        hit = vcache.get(urls[name], sha, listing[urls[name]].tags_digest)
+        hit = vcache.get(req.url, sha, listing[req.url].tags_digest)
         if hit is not None and name not in need_history:
             versions[name] = hit
         else:
             todo.append(name)
 
-    def history(name: str) -> tuple[str, str | None]:
-        sha = pinned[name][2]
-        mirror = Mirror(cache, urls[name])
+    def history(name: str) -> str | None:
+        req, _, sha = pinned[name]
+        mirror = Mirror(cache, req.url)
         if not mirror.ensure_commit(sha):
-            return name, None
-        return name, branch_version(mirror, sha)
+            return None
+        return branch_version(mirror, sha)
 
-    for name, version in parallel(history, todo):
+    for name, version in zip(todo, parallel(history, todo), strict=True):
+        req, _, sha = pinned[name]
         if version is None:
-            problems.append(doc.problem(("sources", name, "sha"),
-                                        f"commit {pinned[name][2]} not found in {repos[name]}"))
+            misses.append(Miss(name, "sha", f"commit {sha} not found in {req.repo}"))
+            del pinned[name]
             continue
         versions[name] = version
-        vcache.put(urls[name], pinned[name][2], listing[urls[name]].tags_digest, version)
+        vcache.put(req.url, sha, listing[req.url].tags_digest, version)
     vcache.save()
-    if problems:
-        raise RefNotFound(doc.file, problems)
-
-    return Resolution(env.name, {
-        name: ResolvedSource(name, repos[name], urls[name], pin, ref, sha, versions[name],
-                             listing[urls[name]].tags_digest)
-        for name, (pin, ref, sha) in pinned.items()
-    })
+    return {
+        name: ResolvedSource(name, req.repo, req.url, req.pin, ref, sha, versions[name],
+                             listing[req.url].tags_digest)
+        for name, (req, ref, sha) in pinned.items()
+    }, misses
 
 
 def _close_refs(ref: str, refs: RemoteRefs) -> str | None:

@@ -16,8 +16,9 @@ from typing import Any
 
 from ..compat import Violation, violations
 from ..errors import CompatibilityError
-from ..manifests import DeployRoot, load_compatibility, load_hosts, load_project
+from ..manifests import load_compatibility, load_hosts, load_project
 from ..resolve import Resolution, resolve
+from ..root import DeployRoot
 
 
 @dataclass

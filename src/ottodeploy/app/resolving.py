@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..manifests import DeployRoot, load_project
+from ..manifests import load_project
 from ..resolve import Resolution, resolve
+from ..root import DeployRoot
 
 
 def resolve_env(root: DeployRoot, env: str) -> Resolution:
