@@ -72,5 +72,74 @@ def plan(c, env, json=False):  # type: ignore[no-untyped-def]
             say(line)
 
 
-ns = Collection(check, resolve, build, plan)
+@task(positional=["env"], help={"dry_run": "print the plan and touch nothing",
+                                "jobs": "independent tasks built at once"})
+@guarded
+def deploy(c, env, dry_run=False, jobs=1):  # type: ignore[no-untyped-def]
+    """check -> build or verify -> deploy -> smoke -> e2e -> lockfile."""
+    from ottodeploy.app.deploy import deploy_env
+
+    deploy_env(root(), env, say=say, dry_run=dry_run, jobs=jobs)
+
+
+@task(positional=["env"])
+@guarded
+def verify(c, env):  # type: ignore[no-untyped-def]
+    """Rerun smoke against what is deployed; a failure marks the lockfile failed."""
+    from ottodeploy.app.deploy import verify as run_verify
+
+    run_verify(root(), env, say=say)
+
+
+@task(positional=["lockfile"], help={"env": "refuse unless the lockfile belongs to ENV",
+                                     "dry_run": "print the plan and touch nothing"})
+@guarded
+def deploy_lockfile(c, lockfile, env=None, dry_run=False):  # type: ignore[no-untyped-def]
+    """Replay a lockfile exactly (a path, or a file name in lockfiles/)."""
+    from ottodeploy.app.deploy import deploy_lockfile as replay
+
+    replay(root(), lockfile, say=say, into=env, dry_run=dry_run)
+
+
+@task(positional=["env"], help={"dry_run": "print the plan and touch nothing"})
+@guarded
+def rollback(c, env, dry_run=False):  # type: ignore[no-untyped-def]
+    """Redeploy ENV's newest healthy lockfile older than the current one."""
+    from ottodeploy.app.deploy import rollback as run_rollback
+
+    run_rollback(root(), env, say=say, dry_run=dry_run)
+
+
+@task(help={"env": "only this environment", "json": "print one JSON document"})
+@guarded
+def status(c, env=None, json=False):  # type: ignore[no-untyped-def]
+    """What is deployed where (the newest lockfile of each environment)."""
+    from ottodeploy.app.deploy import render_status
+    from ottodeploy.app.deploy import status as read_status
+
+    data = read_status(root(), env)
+    if json:
+        print_json(data)
+    else:
+        for line in render_status(data):
+            say(line)
+
+
+@task(positional=["env_a", "env_b"], help={"json": "print one JSON document"})
+@guarded
+def diff(c, env_a, env_b, json=False):  # type: ignore[no-untyped-def]
+    """Per component: same or different between two environments' deployments."""
+    from ottodeploy.app.deploy import diff as run_diff
+    from ottodeploy.app.deploy import render_diff
+
+    data = run_diff(root(), env_a, env_b)
+    if json:
+        print_json(data)
+    else:
+        for line in render_diff(data):
+            say(line)
+
+
+ns = Collection(check, resolve, build, plan, deploy, verify, deploy_lockfile, rollback, status,
+                diff)
 ns.configure({"run": {"in_stream": False}})

@@ -13,6 +13,7 @@ import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -83,6 +84,7 @@ class Deploy(_Model):
     files: list[NonEmpty] = Field(
         default_factory=list, description="Paths in the deploy repo copied to remote_dir (ssh).")
     remote_dir: NonEmpty = "/opt/ottochain"
+    timeout: float = Field(1800, gt=0, description="Seconds one host's deploy may take.")
 
     @field_validator("files")
     @classmethod
@@ -239,19 +241,20 @@ class Environment(_Model):
 # --- compatibility.yaml ----------------------------------------------------------------------
 
 
+def _check_range(text: str) -> str:
+    from .versions import Range
+
+    Range.parse(text)
+    return text
+
+
+# validated one by one, so an error names the range's own key and line
+RangeText = Annotated[str, StringConstraints(min_length=1), AfterValidator(_check_range)]
+
+
 class CompatibilityFile(_Model):
-    compatibility: dict[Name, dict[Name, NonEmpty]] = Field(
+    compatibility: dict[Name, dict[Name, RangeText]] = Field(
         description="component -> {dependency: npm-style range}")
-
-    @field_validator("compatibility")
-    @classmethod
-    def _ranges(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
-        from .versions import Range
-
-        for deps in value.values():
-            for text in deps.values():
-                Range.parse(text)
-        return value
 
 
 # --- lockfiles/ and hosts.yaml ---------------------------------------------------------------
