@@ -140,6 +140,37 @@ def diff(c, env_a, env_b, json=False):  # type: ignore[no-untyped-def]
             say(line)
 
 
+@task(positional=["from_env", "to_env"],
+      help={"allow_sha": "pin by sha where a locked commit has no release tag"})
+@guarded
+def promote(c, from_env, to_env, allow_sha=False):  # type: ignore[no-untyped-def]
+    """FROM's newest healthy lockfile into TO's manifest, on a promotion branch."""
+    from ottodeploy.app.promote import promote_env, render_promotion
+
+    for line in render_promotion(promote_env(root(), from_env, to_env, allow_sha, say=say)):
+        say(line)
+
+
+@task(positional=["lockfile", "env"],
+      help={"allow_sha": "pin by sha where a locked commit has no release tag"})
+@guarded
+def promote_lockfile(c, lockfile, env, allow_sha=False):  # type: ignore[no-untyped-def]
+    """A given lockfile into ENV's manifest, on a promotion branch."""
+    from ottodeploy.app.promote import promote_file, render_promotion
+
+    for line in render_promotion(promote_file(root(), lockfile, env, allow_sha, say=say)):
+        say(line)
+
+
+@task(positional=["branch"], help={"by": "the approver, 'Name <email>'"})
+@guarded
+def approve(c, branch, by=""):  # type: ignore[no-untyped-def]
+    """Merge a promotion branch with an Approved-by trailer."""
+    from ottodeploy.app.promote import approve_branch
+
+    approve_branch(root(), branch, by, say=say)
+
+
 ns = Collection(check, resolve, build, plan, deploy, verify, deploy_lockfile, rollback, status,
-                diff)
+                diff, promote, promote_lockfile, approve)
 ns.configure({"run": {"in_stream": False}})

@@ -252,3 +252,45 @@ class Mirror:
             self._git(["worktree", "prune"])
             dest.parent.mkdir(parents=True, exist_ok=True)
             self._git(["worktree", "add", "--quiet", "--force", "--detach", str(dest), sha])
+
+
+# --- commits that leave the working tree alone -----------------------------------------------
+
+
+def toplevel(path: Path) -> Path | None:
+    done = git(["rev-parse", "--show-toplevel"], cwd=path, check=False)
+    return Path(done.stdout.strip()) if done.returncode == 0 else None
+
+
+def current_branch(top: Path) -> str | None:
+    done = git(["symbolic-ref", "--quiet", "--short", "HEAD"], cwd=top, check=False)
+    return done.stdout.strip() or None
+
+
+def show_file(top: Path, rev: str, path: str) -> str:
+    return git(["show", f"{rev}:{path}"], cwd=top).stdout
+
+
+def commit_on_new_branch(top: Path, branch: str, files: Mapping[str, str], message: str) -> str:
+    """Commit ``files`` (path -> text) on top of HEAD as new ``branch``; returns the commit.
+
+    Uses a private index and plumbing (hash-object, update-index, write-tree,
+    commit-tree, update-ref), so the current branch, the index and the working
+    tree stay exactly as they were. The branch must not exist yet.
+    """
+    import tempfile
+
+    head = git(["rev-parse", "HEAD"], cwd=top).stdout.strip()
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+        git(["read-tree", head], cwd=top, env=env)
+        for path, text in files.items():
+            blob = run(["git", "hash-object", "-w", "--stdin", "--path", path], cwd=top,
+                       env={**git_env(), **env}, input_text=text).stdout.strip()
+            git(["update-index", "--add", "--cacheinfo", f"100644,{blob},{path}"], cwd=top,
+                env=env)
+        tree = git(["write-tree"], cwd=top, env=env).stdout.strip()
+    commit = run(["git", "commit-tree", tree, "-p", head, "-F", "-"], cwd=top, env=git_env(),
+                 input_text=message).stdout.strip()
+    git(["update-ref", f"refs/heads/{branch}", commit, ""], cwd=top)
+    return commit

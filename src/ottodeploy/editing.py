@@ -1,0 +1,87 @@
+"""Editing an environment manifest the way ``yq -i`` would: only what changes changes.
+
+The file is loaded with ruamel.yaml's round-trip loader, which keeps comments,
+key order, quoting and flow style; a source's pin is replaced in place (the new
+key takes the old key's position and its end-of-line comment), and the file is
+written back with the indentation it was read with. A source pinned by version
+is not built, so its ``build_with`` goes away with the old pin.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import re
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap
+
+PinKind = Literal["ref", "version", "sha"]
+PIN_KEYS: tuple[PinKind, ...] = ("ref", "version", "sha")
+
+
+def _yaml_for(text: str) -> YAML:
+    yaml = YAML()
+    yaml.preserve_quotes = True
+    yaml.width = 4096
+    mapping, sequence, offset = _indentation(text)
+    yaml.indent(mapping=mapping, sequence=sequence, offset=offset)
+    return yaml
+
+
+def _indentation(text: str) -> tuple[int, int, int]:
+    """Mapping indent, sequence indent and dash offset as the file uses them."""
+    mapping = 2
+    lines = text.splitlines()
+    for prev, line in itertools.pairwise(lines):
+        key = re.match(r"^(\s*)[^\s#-][^:]*:\s*(#.*)?$", prev)
+        if not key:
+            continue
+        child = re.match(r"^(\s*)(- )?\S", line)
+        if not child or not line.strip() or line.lstrip().startswith("#"):
+            continue
+        step = len(child.group(1)) - len(key.group(1))
+        if child.group(2) and step >= 0:
+            return mapping, step + 2, step
+        if step > 0 and not child.group(2):
+            mapping = step
+    return mapping, mapping, 0
+
+
+def load(text: str) -> tuple[YAML, Any]:
+    yaml = _yaml_for(text)
+    return yaml, yaml.load(text)
+
+
+def dump(yaml: YAML, data: Any) -> str:
+    out = io.StringIO()
+    yaml.dump(data, out)
+    return out.getvalue()
+
+
+def set_pin(source: CommentedMap, kind: PinKind, value: str) -> None:
+    """Pin one source mapping by ``kind``, in the old pin's place, keeping its comment."""
+    old = next((k for k in PIN_KEYS if k in source), None)
+    if old == kind:
+        source[kind] = value
+    else:
+        position = list(source.keys()).index(old) if old else len(source)
+        comment = source.ca.items.pop(old, None) if old else None
+        if old:
+            del source[old]
+        source.insert(position, kind, value)
+        if comment is not None:
+            source.ca.items[kind] = comment
+    if kind == "version" and "build_with" in source:
+        del source["build_with"]
+
+
+def set_pins(text: str, pins: Mapping[str, tuple[PinKind, str]]) -> str:
+    """``text`` with each named source re-pinned; everything else as it was."""
+    yaml, data = load(text)
+    sources = data["sources"]
+    for name, (kind, value) in pins.items():
+        set_pin(sources[name], kind, value)
+    return dump(yaml, data)
