@@ -171,6 +171,25 @@ def approve(c, branch, by=""):  # type: ignore[no-untyped-def]
     approve_branch(root(), branch, by, say=say)
 
 
+@task(help={"keep": "leave the demo's services running", "stop": "stop a kept demo's services"})
+@guarded
+def demo(c, keep=False, stop=False):  # type: ignore[no-untyped-def]
+    """The whole flow on a sandbox ecosystem (seven local repos, local services)."""
+    from ottodeploy import demo as sandbox_demo
+
+    if stop:
+        say("stopped: " + (", ".join(sandbox_demo.stop(HERE)) or "nothing was running"))
+        return
+    sandbox_demo.run(HERE, say=say, keep=keep)
+
+
 ns = Collection(check, resolve, build, plan, deploy, verify, deploy_lockfile, rollback, status,
-                diff, promote, promote_lockfile, approve)
+                diff, promote, promote_lockfile, approve, demo)
 ns.configure({"run": {"in_stream": False}})
+
+from tasks.release import bump, ci_matrix, commits, release  # noqa: E402  (the release flow)
+
+ns.add_task(bump)
+ns.add_task(ci_matrix)
+ns.add_collection(commits)
+ns.add_collection(release)
