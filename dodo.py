@@ -1,4 +1,4 @@
-"""doit entry point: ``doit list env=scratch``, ``doit ottochain_image env=scratch``, ``doit env=beta``.
+"""doit entry point: ``doit list env=scratch``, ``doit ottochain_image env=scratch``.
 
 Thin on purpose: the tasks of the environment's cascade come from ``ottodeploy.taskgen``.
 """
