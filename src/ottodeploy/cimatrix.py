@@ -1,0 +1,91 @@
+"""``ci-matrix``: the tasks a CI run must build, in waves a workflow can fan out.
+
+The environment is resolved and every task's build key computed as for a build
+(``taskgen.load_cascade``). Which tasks run:
+
+- by default, what ``plan`` says from this machine's records (never built, a
+  changed key, missing outputs, an image to retag);
+- with ``--since LOCKFILE``, every task whose key differs from the lockfile's
+  ``build_keys`` entry or that has none. CI runners share nothing but the
+  registry cache, so the last lockfile is their only memory. A build key holds
+  the keys of everything upstream, so a commit anywhere changes the key of each
+  task below it: comparing keys alone finds the whole affected set.
+
+The tasks that run are grouped into waves: a task's wave is one more than the
+deepest wave of the running tasks it depends on, directly or through tasks that
+do not run (``graph.ArtifactGraph.waves``). So every wave needs only what
+earlier waves built, and the tasks of one wave are independent of each other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .graph import ArtifactGraph
+from .lockfile import LockedFile, locate, read
+from .plan import plan
+from .root import DeployRoot
+from .state import Records
+from .taskgen import load_cascade
+
+
+@dataclass(frozen=True)
+class MatrixTask:
+    task: str
+    component: str
+    artifact: str
+    key: str
+    sha: str
+    version: str
+    reason: str
+
+    def to_json(self) -> dict[str, str]:
+        # flat string values: each entry is one `matrix.include` row of a workflow
+        return {"task": self.task, "component": self.component, "artifact": self.artifact,
+                "key": self.key, "sha": self.sha, "version": self.version,
+                "reason": self.reason}
+
+
+@dataclass
+class CiMatrix:
+    environment: str
+    since: str | None
+    waves: list[list[MatrixTask]] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    @property
+    def tasks(self) -> list[str]:
+        return [t.task for wave in self.waves for t in wave]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"environment": self.environment, "since": self.since,
+                "waves": [[t.to_json() for t in wave] for wave in self.waves],
+                "skipped": self.skipped}
+
+
+def ci_matrix(root: DeployRoot, env: str, since: str | None = None) -> CiMatrix:
+    """The tasks of ``env`` that would run, in waves (see the module docstring)."""
+    lockfile: LockedFile | None = read(root, locate(root, since)) if since else None
+    cascade = load_cascade(root, env)
+    specs = cascade.specs
+    reasons: dict[str, str] = {}
+    if lockfile is None:
+        for planned in plan(cascade.env, specs, Records(cascade.env_state)).tasks:
+            if planned.run:
+                reasons[planned.task] = "; ".join(planned.reasons)
+    else:
+        keys = lockfile.lock.build_keys
+        for name, spec in specs.items():
+            if name not in keys:
+                reasons[name] = f"no build key in {lockfile.name}"
+            elif keys[name] != spec.key:
+                reasons[name] = f"build key differs from {lockfile.name}"
+
+    graph = ArtifactGraph(nodes={t.task: (t.component, t.artifact) for t in specs.values()},
+                          deps={t.task: t.deps for t in specs.values()})
+    waves = [[MatrixTask(t, specs[t].component, specs[t].artifact, specs[t].key, specs[t].sha,
+                         specs[t].version, reasons[t]) for t in wave]
+             for wave in graph.waves(reasons)]
+    return CiMatrix(cascade.env, lockfile.name if lockfile else None, waves,
+                    [t for t in specs if t not in reasons])

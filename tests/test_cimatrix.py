@@ -1,0 +1,199 @@
+"""``inv ci-matrix``: the affected tasks of a CI run, in waves that respect the cascade.
+
+The expected sets and wave orders are worked out here from the cascade's known shape
+(``TASK_DEPS``, the same table test_cascade.py uses), never by asking the code under
+test. Records come from real builds (``inv build``); lockfiles are written with the
+library's own writer holding the keys the cascade has now.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from ottodeploy.errors import EXIT_BAD_INPUT
+from ottodeploy.lockfile import new_lockfile, write_new
+from ottodeploy.root import DeployRoot
+from ottodeploy.taskgen import load_cascade
+from tests.conftest import run_inv
+from tests.ecosystem import NAMES, Ecosystem
+
+GOLDEN = Path(__file__).parent / "golden"
+
+TASK_DEPS: dict[str, set[str]] = {
+    "tessellation_publish": set(),
+    "metakit_publish": {"tessellation_publish"},
+    "ottochain_assembly": {"tessellation_publish", "metakit_publish"},
+    "ottochain_image": {"ottochain_assembly", "tessellation_publish", "metakit_publish"},
+    "sdk_build": {"ottochain_assembly"},               # depends_on: [ottochain.assembly]
+    "services_image": {"sdk_build"},
+    "explorer_image": {"services_image"},
+    "monitoring_config": set(),
+}
+BRANCH = {"tessellation": "main", "metakit": "main", "ottochain": "develop", "sdk": "develop",
+          "services": "develop", "explorer": "develop", "monitoring": "develop"}
+
+
+def upstream(task: str) -> set[str]:
+    out: set[str] = set()
+    stack = list(TASK_DEPS[task])
+    while stack:
+        t = stack.pop()
+        if t not in out:
+            out.add(t)
+            stack.extend(TASK_DEPS[t])
+    return out
+
+
+def downstream_of(component: str) -> set[str]:
+    mine = {t for t in TASK_DEPS if t.startswith(f"{component}_")}
+    return mine | {t for t in TASK_DEPS if upstream(t) & mine}
+
+
+def matrix(*args: str) -> dict[str, Any]:
+    result = run_inv("ci-matrix", *args)
+    assert result.code == 0, result
+    data: dict[str, Any] = json.loads(result.stdout)  # stdout is one JSON document
+    return data
+
+
+def waves(data: dict[str, Any]) -> list[list[str]]:
+    return [[t["task"] for t in wave] for wave in data["waves"]]
+
+
+def assert_waves_respect_the_cascade(data: dict[str, Any]) -> None:
+    """Every task's running upstream tasks are in earlier waves; no wave is empty."""
+    wave_of = {t: n for n, wave in enumerate(waves(data)) for t in wave}
+    assert all(waves(data))
+    for task, n in wave_of.items():
+        for dep in upstream(task) & set(wave_of):
+            assert wave_of[dep] < n, f"{dep} (wave {wave_of[dep]}) before {task} (wave {n})"
+        # and a task sits as early as it can: right after its deepest running upstream
+        assert n == 1 + max((wave_of[d] for d in upstream(task) & set(wave_of)), default=-1)
+
+
+def commit(eco: Ecosystem, component: str, text: str = "change") -> str:
+    return eco.repos[component].commit(f"feat: {text}", {f"{text}.txt": text},
+                                       branch=BRANCH[component])
+
+
+def build(env: str = "scratch") -> None:
+    result = run_inv("build", env)
+    assert result.code == 0, result
+
+
+def write_lockfile(eco: Ecosystem, env: str = "scratch", drop: tuple[str, ...] = ()) -> str:
+    """A healthy lockfile holding every current build key (but ``drop``'s); its file name."""
+    root = DeployRoot(eco.root)
+    cascade = load_cascade(root, env)
+    lock = new_lockfile(
+        environment=env, status="healthy", mode=cascade.static.mode,
+        sources={n: {"repo": s.repo, "ref": s.ref, "sha": s.sha, "version": s.version}
+                 for n, s in cascade.resolution.sources.items()},
+        build_keys={t: s.key for t, s in cascade.specs.items() if t not in drop})
+    return write_new(root, lock).name
+
+
+# --- without --since: this machine's records -------------------------------------------------
+
+
+def test_first_run_lists_every_task_in_golden_waves(eco: Ecosystem) -> None:
+    data = matrix("scratch")
+    assert_waves_respect_the_cascade(data)
+    assert waves(data) == [
+        ["tessellation_publish", "monitoring_config"],
+        ["metakit_publish"],
+        ["ottochain_assembly"],
+        ["ottochain_image", "sdk_build"],
+        ["services_image"],
+        ["explorer_image"],
+    ]
+    specs = load_cascade(DeployRoot(eco.root), "scratch").specs
+    for entry in (t for w in data["waves"] for t in w):
+        assert (entry["key"], entry["sha"]) == (specs[entry["task"]].key,
+                                                specs[entry["task"]].sha)
+    text = json.dumps(data)
+    for name in NAMES:
+        text = text.replace(eco.repos[name].url, f"<{name}>")
+    normalised = json.loads(re.sub(r"\b[0-9a-f]{40,64}\b", "<hex>", text))
+    assert normalised == json.loads((GOLDEN / "ci_matrix_scratch.json").read_text())
+
+
+def test_after_one_explorer_commit_only_explorer_image(eco: Ecosystem) -> None:
+    build()
+    assert matrix("scratch")["waves"] == []
+    sha = commit(eco, "explorer")
+    data = matrix("scratch")
+    assert waves(data) == [["explorer_image"]]
+    [[entry]] = data["waves"]
+    assert (entry["component"], entry["artifact"], entry["sha"]) == ("explorer", "image", sha)
+    assert "new SHA for explorer" in entry["reason"]
+    assert "explorer_image" not in data["skipped"]
+    assert len(data["skipped"]) == len(TASK_DEPS) - 1
+
+
+def test_after_a_metakit_commit_metakit_to_explorer_in_five_waves(eco: Ecosystem) -> None:
+    build()
+    commit(eco, "metakit")
+    data = matrix("scratch")
+    assert_waves_respect_the_cascade(data)
+    assert {t for w in waves(data) for t in w} == downstream_of("metakit")
+    assert waves(data) == [
+        ["metakit_publish"],
+        ["ottochain_assembly"],
+        ["ottochain_image", "sdk_build"],
+        ["services_image"],
+        ["explorer_image"],
+    ]
+
+
+# --- with --since: a lockfile's build keys ---------------------------------------------------
+
+
+def test_since_a_lockfile_with_the_current_keys_lists_nothing(eco: Ecosystem) -> None:
+    name = write_lockfile(eco)
+    data = matrix("scratch", "--since", name)
+    assert (data["since"], data["waves"]) == (name, [])
+    # nothing was built on this machine: the lockfile alone decides
+    assert not (eco.root / ".ottodeploy" / "scratch" / "records").exists()
+
+
+def test_since_a_lockfile_then_an_sdk_commit_lists_sdk_and_below(eco: Ecosystem) -> None:
+    name = write_lockfile(eco)
+    commit(eco, "sdk")
+    data = matrix("scratch", "--since", str(eco.root / "lockfiles" / name))  # a path works too
+    assert waves(data) == [["sdk_build"], ["services_image"], ["explorer_image"]]
+    assert all(t["reason"] == f"build key differs from {name}" for w in data["waves"] for t in w)
+
+
+def test_key_comparison_alone_finds_the_whole_downstream_closure(eco: Ecosystem) -> None:
+    # Tasks below a change are listed although nothing but their upstream changed:
+    # a build key holds the keys of everything upstream, so theirs differ too.
+    for component in ("ottochain", "metakit", "tessellation"):
+        name = write_lockfile(eco)
+        commit(eco, component, f"change-{component}")
+        data = matrix("scratch", "--since", name)
+        assert {t for w in waves(data) for t in w} == downstream_of(component), component
+        assert_waves_respect_the_cascade(data)
+
+
+def test_a_task_the_lockfile_has_no_key_for_runs(eco: Ecosystem) -> None:
+    name = write_lockfile(eco, drop=("services_image",))
+    data = matrix("scratch", "--since", name)
+    assert waves(data) == [["services_image"]]
+    assert data["waves"][0][0]["reason"] == f"no build key in {name}"
+
+
+def test_since_a_missing_lockfile_is_bad_input(eco: Ecosystem) -> None:
+    result = run_inv("ci-matrix", "scratch", "--since", "scratch-2026-01-01-0000.yaml")
+    assert result.code == EXIT_BAD_INPUT, result
+    assert "no lockfile 'scratch-2026-01-01-0000.yaml'" in result.stderr
+    assert result.stdout == ""
+
+
+def test_unknown_environment_is_bad_input(eco: Ecosystem) -> None:
+    result = run_inv("ci-matrix", "nowhere")
+    assert result.code == EXIT_BAD_INPUT, result
+    assert result.stdout == ""
