@@ -27,10 +27,10 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from .cascade import TaskSpec
 from .errors import OttodeployError, RegistryError
@@ -44,8 +44,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("ottodeploy.build")
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     task: str
     ok: bool
     how: str              # built | reused | retagged | verified | released | failed
@@ -53,17 +52,45 @@ class Outcome:
     duration: float = 0.0
 
 
-@dataclass
 class BuildContext:
     """Where one environment's build keeps its state, and how it talks to the person."""
 
-    env: str
-    env_state: Path
-    cache: Path
-    emit: Callable[[str, str], None] = field(default=lambda task, line: None)
-    recipe_timeout: float | None = None
-    _registry: RegistryClient | None = None
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    def __init__(self, env: str, env_state: Path, cache: Path,
+                 emit: Callable[[str, str], None] | None = None,
+                 recipe_timeout: float | None = None) -> None:
+        self.env = env
+        self.env_state = env_state
+        self.cache = cache
+        self.emit = emit or (lambda task, line: None)
+        self.recipe_timeout = recipe_timeout
+        self._registry: RegistryClient | None = None
+        self._lock = threading.Lock()
+        self._checkouts: dict[str, Future[Path]] | None = None
+
+    def prepare_checkouts(self, specs: Iterable[TaskSpec]) -> None:
+        """Start making the clean checkouts of ``specs`` that will build, in the background.
+
+        A task on the critical path then finds its worktree ready instead of creating it
+        after its upstream finished; the first call wins, later calls do nothing.
+        """
+        with self._lock:
+            if self._checkouts is not None:
+                return
+            records = self.records
+            todo = [s for s in specs if not s.released and not up_to_date(records, s)]
+            pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="checkout")
+            self._checkouts = {s.task: pool.submit(checkout_for, self, s) for s in todo}
+            pool.shutdown(wait=False)
+
+    def checkout(self, spec: TaskSpec) -> Path:
+        with self._lock:
+            ready = (self._checkouts or {}).pop(spec.task, None)
+        if ready is not None:
+            try:
+                return ready.result()
+            except OttodeployError:
+                pass  # made again below, so the error is reported by the task itself
+        return checkout_for(self, spec)
 
     @property
     def records(self) -> Records:
@@ -95,8 +122,7 @@ def run_task(ctx: BuildContext, spec: TaskSpec) -> Outcome:
     except OttodeployError as exc:
         return Outcome(spec.task, False, "failed", str(exc), time.monotonic() - start)
     duration = time.monotonic() - start
-    ctx.records.put(Record(**{**record.__dict__, "finished": time.time(), "duration": duration,
-                              "how": how}))
+    ctx.records.put(record._replace(finished=time.time(), duration=duration, how=how))
     return Outcome(spec.task, True, how, "", duration)
 
 
@@ -137,12 +163,18 @@ def _sayer(ctx: BuildContext, spec: TaskSpec) -> Callable[[str], None]:
     return lambda line: ctx.emit(spec.task, line)
 
 
-def _build(ctx: BuildContext, spec: TaskSpec, say: Callable[[str], None]) -> list[str]:
+def checkout_for(ctx: BuildContext, spec: TaskSpec) -> Path:
+    """A clean worktree of the task's component at its SHA."""
     mirror = Mirror(ctx.cache, spec.url)
     if not mirror.ensure_commit(spec.sha):
         raise OttodeployError(f"{spec.task}: commit {spec.sha} is not in {spec.url}")
     checkout = ctx.env_state / "checkouts" / spec.task
     mirror.checkout(spec.sha, checkout)
+    return checkout
+
+
+def _build(ctx: BuildContext, spec: TaskSpec, say: Callable[[str], None]) -> list[str]:
+    checkout = ctx.checkout(spec)
     out_dir = Path(spec.out_dir)
     shutil.rmtree(out_dir, ignore_errors=True)
     out_dir.mkdir(parents=True)

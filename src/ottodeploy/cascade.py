@@ -21,9 +21,8 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from .interpolate import render
 from .resolve import ResolvedSource, SourceRequest
@@ -34,8 +33,7 @@ if TYPE_CHECKING:
 KEY_SCHEMA = 1
 
 
-@dataclass(frozen=True)
-class StaticTask:
+class StaticTask(NamedTuple):
     task: str
     component: str
     artifact: str
@@ -48,8 +46,7 @@ class StaticTask:
     build_with: Mapping[str, str]
 
 
-@dataclass(frozen=True)
-class StaticCascade:
+class StaticCascade(NamedTuple):
     environment: str
     mode: Literal["branch", "version"]
     digest: str
@@ -59,7 +56,8 @@ class StaticCascade:
     component_deps: Mapping[str, tuple[str, ...]]
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**self._asdict(), "sources": [s._asdict() for s in self.sources],
+                "tasks": [t._asdict() for t in self.tasks]}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> StaticCascade:
@@ -81,8 +79,7 @@ class StaticCascade:
         raise KeyError(name)
 
 
-@dataclass(frozen=True)
-class TaskSpec:
+class TaskSpec(NamedTuple):
     """One task ready to run: what it is, its key, the image it makes, its variables."""
 
     task: str
@@ -102,7 +99,7 @@ class TaskSpec:
     ref: str
     version: str
     out_dir: str
-    env: Mapping[str, str] = field(default_factory=dict)
+    env: Mapping[str, str] = {}
 
     @property
     def short_sha(self) -> str:
@@ -177,7 +174,7 @@ def plan_tasks(static: StaticCascade, resolved: Mapping[str, ResolvedSource], st
             sha=src.sha, ref=src.ref, version=src.version, out_dir=str(out_dir),
         )
         env = _variables(static.environment, spec, src, build_with, specs, resolved)
-        specs[t.task] = TaskSpec(**{**spec.__dict__, "env": env})
+        specs[t.task] = spec._replace(env=env)
     return specs
 
 

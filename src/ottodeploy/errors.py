@@ -11,7 +11,7 @@ codes and print them without a traceback.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -29,8 +29,7 @@ def format_path(path: Sequence[str | int]) -> str:
     return out
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(NamedTuple):
     """One thing wrong in one file: where it is and what was expected."""
 
     path: tuple[str | int, ...]

@@ -23,8 +23,8 @@ import os
 import re
 import shutil
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from .errors import GitError, ResolveError
 from .process import Completed, ProcessFailed, run
@@ -62,17 +62,16 @@ def repo_url(repo: str, base: Path) -> str:
     return repo
 
 
-@dataclass
-class RemoteRefs:
+class RemoteRefs(NamedTuple):
     """What ``git ls-remote`` said about one repo."""
 
     url: str
-    refs: dict[str, str] = field(default_factory=dict)     # full ref -> object id
-    peeled: dict[str, str] = field(default_factory=dict)   # tag ref -> commit it points to
+    refs: dict[str, str]     # full ref -> object id
+    peeled: dict[str, str]   # tag ref -> commit it points to
 
     @classmethod
     def parse(cls, url: str, text: str) -> RemoteRefs:
-        out = cls(url)
+        out = cls(url, {}, {})
         for line in text.splitlines():
             sha, _, name = line.partition("\t")
             if not name:
@@ -191,12 +190,16 @@ class Mirror:
         done = self._git(["cat-file", "-e", f"{sha}^{{commit}}"], check=False)
         return done.returncode == 0
 
-    def ensure_commit(self, sha: str) -> bool:
-        """Make ``sha`` present, fetching when needed; False when the repo does not have it."""
-        if self.has_commit(sha):
+    def ensure_commit(self, sha: str, *, refresh: bool = False) -> bool:
+        """Make ``sha`` present, fetching when needed; False when the repo does not have it.
+
+        ``refresh`` fetches even when the commit is there, so branches and tags are current
+        (a new tag on an old commit changes the versions computed from the mirror).
+        """
+        if not refresh and self.has_commit(sha):
             return True
         with self.locked():
-            if self.has_commit(sha):
+            if not refresh and self.has_commit(sha):
                 return True
             self._fetch_unlocked()
             if self.has_commit(sha):

@@ -17,8 +17,8 @@ import signal
 import subprocess
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from .errors import OttodeployError
 from .redact import redact
@@ -27,8 +27,7 @@ log = logging.getLogger("ottodeploy.process")
 _TAIL_LINES = 20
 
 
-@dataclass(frozen=True)
-class Completed:
+class Completed(NamedTuple):
     args: tuple[str, ...]
     returncode: int
     stdout: str

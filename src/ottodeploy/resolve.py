@@ -18,13 +18,11 @@ an operation failure (exit 1).
 
 from __future__ import annotations
 
-import difflib
 import json
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, TypeVar
+from typing import TYPE_CHECKING, Literal, NamedTuple, TypeVar
 
 from . import atomicfile
 from .errors import RefNotFound, ResolveError
@@ -39,8 +37,7 @@ MAX_PARALLEL = 16
 Pin = Literal["ref", "version", "sha"]
 
 
-@dataclass(frozen=True)
-class ResolvedSource:
+class ResolvedSource(NamedTuple):
     name: str
     repo: str
     url: str
@@ -55,11 +52,10 @@ class ResolvedSource:
         return {"ref": self.ref, "sha": self.sha, "version": self.version, "repo": self.repo}
 
     def to_json(self) -> dict[str, str]:
-        return asdict(self)
+        return dict(self._asdict())
 
 
-@dataclass(frozen=True)
-class Resolution:
+class Resolution(NamedTuple):
     environment: str
     sources: dict[str, ResolvedSource]
 
@@ -120,6 +116,11 @@ class VersionCache:
             self.dirty = False
 
 
+def strip_v(text: str) -> str:
+    """``v0.6.1`` -> ``0.6.1`` (versions were validated on load; no semver import here)."""
+    return text[1:] if text[:1] in ("v", "V") else text
+
+
 def branch_version(mirror: Mirror, sha: str) -> str:
     """SPEC §3's version of a branch build at ``sha`` (needs the commit in the mirror)."""
     from .versions import best_tag, dev_version
@@ -129,8 +130,7 @@ def branch_version(mirror: Mirror, sha: str) -> str:
     return dev_version(best[1] if best else None, count)
 
 
-@dataclass(frozen=True)
-class SourceRequest:
+class SourceRequest(NamedTuple):
     """What one source of the environment asks for, before resolution."""
 
     name: str
@@ -140,8 +140,7 @@ class SourceRequest:
     value: str  # the ref, the version (as written) or the sha
 
 
-@dataclass(frozen=True)
-class Miss:
+class Miss(NamedTuple):
     """A source that could not be resolved: which key of it, why, and a hint."""
 
     name: str
@@ -173,8 +172,6 @@ def resolve_requests(requests: Iterable[SourceRequest], cache: Path,
                      remotes: Mapping[str, RemoteRefs] | None = None) \
         -> tuple[dict[str, ResolvedSource], list[Miss]]:
     """Resolve ``requests``; what cannot be found comes back as ``Miss`` es, in order."""
-    from .versions import normalize_version
-
     reqs = list(requests)
     listing = dict(remotes) if remotes is not None else read_remotes(r.url for r in reqs)
     misses: list[Miss] = []
@@ -195,7 +192,7 @@ def resolve_requests(requests: Iterable[SourceRequest], cache: Path,
                 continue
             pinned[req.name] = (req, req.value, sha)
         elif req.pin == "version":
-            bare = normalize_version(req.value)
+            bare = strip_v(req.value)
             tag = next((t for t in (f"v{bare}", bare) if refs.commit_of(f"refs/tags/{t}")), None)
             if tag is None:
                 misses.append(Miss(
@@ -214,7 +211,7 @@ def resolve_requests(requests: Iterable[SourceRequest], cache: Path,
     todo = []
     for name, (req, ref, sha) in pinned.items():
         if req.pin == "version":
-            versions[name] = normalize_version(ref)
+            versions[name] = strip_v(ref)
             continue
         hit = vcache.get(req.url, sha, listing[req.url].tags_digest)
         if hit is not None and name not in need_history:
@@ -225,7 +222,8 @@ def resolve_requests(requests: Iterable[SourceRequest], cache: Path,
     def history(name: str) -> str | None:
         req, _, sha = pinned[name]
         mirror = Mirror(cache, req.url)
-        if not mirror.ensure_commit(sha):
+        # a cache miss means a new SHA or a changed tag list: bring the mirror up to date
+        if not mirror.ensure_commit(sha, refresh=True):
             return None
         return branch_version(mirror, sha)
 
@@ -246,6 +244,8 @@ def resolve_requests(requests: Iterable[SourceRequest], cache: Path,
 
 
 def _close_refs(ref: str, refs: RemoteRefs) -> str | None:
+    import difflib
+
     names = [r.split("/", 2)[2] for r in refs.refs if r.startswith(("refs/heads/", "refs/tags/"))]
     close = difflib.get_close_matches(ref, names, n=3)
     if close:

@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from .errors import UsageError
 
 _ENV_NAME = re.compile(r"[a-z][a-z0-9-]*")
 
 
-@dataclass(frozen=True)
-class DeployRoot:
+class DeployRoot(NamedTuple):
     """The folder holding ``manifests/`` and ``lockfiles/``; all state lives under it."""
 
     path: Path

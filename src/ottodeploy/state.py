@@ -16,20 +16,17 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import atomicfile
 from .errors import LockHeld
 
 
-@dataclass(frozen=True)
-class Record:
+class Record(NamedTuple):
     task: str
     key: str
     inputs: Mapping[str, Any]
@@ -39,7 +36,7 @@ class Record:
     finished: float = 0.0
     duration: float = 0.0
     how: str = "built"                   # built | reused | retagged | verified | released
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, Any] = {}
 
     def artifact(self) -> str:
         """How the lockfile names this artifact."""
@@ -65,7 +62,7 @@ class Records:
             return None
 
     def put(self, record: Record) -> None:
-        atomicfile.write_text(self.path(record.task), json.dumps(asdict(record), indent=1))
+        atomicfile.write_text(self.path(record.task), json.dumps(record._asdict(), indent=1))
 
     def drop(self, task: str) -> None:
         with suppress(FileNotFoundError):
@@ -88,8 +85,7 @@ def outputs_present(record: Record, out_dir: Path) -> bool:
 # --- the deploy lock -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Holder:
+class Holder(NamedTuple):
     pid: int
     host: str
     started: float
@@ -101,6 +97,8 @@ class Holder:
 
 
 def _alive(holder: Holder) -> bool:
+    import socket
+
     if holder.host != socket.gethostname():
         return True  # cannot tell: a lock of another machine is respected
     try:
@@ -115,10 +113,12 @@ def _alive(holder: Holder) -> bool:
 @contextmanager
 def env_lock(env_state: Path, command: str, warn: Any = None) -> Iterator[Holder]:
     """Hold the environment's deploy lock; ``LockHeld`` at once when someone else has it."""
+    import socket
+
     path = env_state / "deploy.lock"
     me = Holder(os.getpid(), socket.gethostname(), time.time(), command)
     for _ in range(3):
-        if atomicfile.create_exclusive(path, json.dumps(asdict(me))):
+        if atomicfile.create_exclusive(path, json.dumps(me._asdict())):
             break
         try:
             other = Holder(**json.loads(path.read_text()))

@@ -26,9 +26,8 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import __version__, atomicfile
 from .build import BuildContext, Outcome, run_task, up_to_date
@@ -41,8 +40,7 @@ from .root import DeployRoot, check_env_name
 DEFAULT_ENV = "scratch"
 
 
-@dataclass
-class LoadedCascade:
+class LoadedCascade(NamedTuple):
     root: DeployRoot
     env: str
     static: StaticCascade
@@ -123,6 +121,7 @@ class _Console:
 
     lock = threading.Lock()
     outcomes: dict[str, Outcome] = {}  # noqa: RUF012  (one run per process)
+    selected: set[str] | None = None   # the tasks this run may execute (set by the reporter)
 
     @classmethod
     def line(cls, text: str) -> None:
@@ -135,9 +134,11 @@ def _emit(task: str, line: str) -> None:
     _Console.line(f"  {task} | {line}")
 
 
-def _action(ctx: BuildContext, spec: TaskSpec) -> Any:
+def _action(ctx: BuildContext, spec: TaskSpec, specs: Mapping[str, TaskSpec]) -> Any:
     from doit.exceptions import TaskFailed
 
+    selected = _Console.selected
+    ctx.prepare_checkouts(s for name, s in specs.items() if selected is None or name in selected)
     outcome = run_task(ctx, spec)
     _Console.outcomes[spec.task] = outcome
     return True if outcome.ok else TaskFailed(redact(outcome.message))
@@ -151,7 +152,7 @@ def doit_tasks(cascade: LoadedCascade) -> Iterator[dict[str, Any]]:
         yield {
             "basename": spec.task,
             "doc": f"{spec.component} {spec.artifact} ({where}, {spec.version})",
-            "actions": [(_action, (ctx, spec))],
+            "actions": [(_action, (ctx, spec, cascade.specs))],
             "task_dep": list(spec.deps),
             "uptodate": [(up_to_date, (records, spec), {})],
             "verbosity": 2,
@@ -232,6 +233,7 @@ class ProgressReporter:
             seen.add(name)
             stack.extend(tasks[name].task_dep)
         self.total = len([n for n in seen if tasks[n].actions])
+        _Console.selected = seen
 
     def _step(self) -> str:
         self.done += 1

@@ -1,0 +1,46 @@
+"""The speed suite: ``python -m benchmarks [--quick] [--only P1,P3]`` from the repo root.
+
+Every figure is a ratio against a baseline measured in the same run, on the
+same machine, as a median of several runs:
+
+- P1 no-op: ``doit ottochain_image env=scratch`` with nothing changed (7 local
+  repos) against bare doit with as many ``config_changed`` tasks plus
+  ``git ls-remote`` of the 7 repos in parallel. Goal <= 1.3x.
+- P2 exactness: every single-repo change and 20 random multi-repo changes;
+  rebuilt set == downstream closure. Goal 100 %.
+- P3 parallel: 1 s recipes, ``doit -n 4 env=scratch`` against the critical
+  path computed from the graph. Goal <= 1.15x.
+- P4 scale: a generated layered ecosystem of 300 (and 30) components, no-op
+  against bare doit with the same number of tasks plus parallel ls-remote.
+  Goal <= 1.5x and a roughly flat cost per component from 30 to 300.
+- P5 replay: ``deploy-from-lockfile`` of a lockfile whose artifacts all exist
+  runs 0 builds.
+- P6 against today's practice: a one-leaf change (explorer) against a serial
+  rebuild of every component, 1 s recipes. Goal <= 1/5.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from benchmarks import figures
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks")
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    parser.add_argument("--only", default="", help="comma-separated figures, e.g. P1,P4")
+    args = parser.parse_args(argv)
+    chosen = [f.strip().upper() for f in args.only.split(",") if f.strip()]
+    started = time.monotonic()
+    results = figures.run_all(chosen or None, quick=args.quick)
+    print()
+    print(figures.table(results))
+    print(f"\n(total {time.monotonic() - started:.0f}s)")
+    return 0 if all(r.met for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
