@@ -171,6 +171,16 @@ def approve(c, branch, by=""):  # type: ignore[no-untyped-def]
     approve_branch(root(), branch, by, say=say)
 
 
+@task(help={"dest": "folder to write the schemas into (default: schema/ of this repo)"})
+@guarded
+def schema(c, dest=None):  # type: ignore[no-untyped-def]
+    """Write the JSON Schemas of the manifest files."""
+    from ottodeploy.app.schema import write_schemas
+
+    for path in write_schemas(Path(dest) if dest else HERE / "schema"):
+        say(str(path))
+
+
 @task(help={"keep": "leave the demo's services running", "stop": "stop a kept demo's services"})
 @guarded
 def demo(c, keep=False, stop=False):  # type: ignore[no-untyped-def]
@@ -184,7 +194,7 @@ def demo(c, keep=False, stop=False):  # type: ignore[no-untyped-def]
 
 
 ns = Collection(check, resolve, build, plan, deploy, verify, deploy_lockfile, rollback, status,
-                diff, promote, promote_lockfile, approve, demo)
+                diff, promote, promote_lockfile, approve, schema, demo)
 ns.configure({"run": {"in_stream": False}})
 
 from tasks.release import bump, ci_matrix, commits, release  # noqa: E402  (the release flow)

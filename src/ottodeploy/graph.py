@@ -161,11 +161,15 @@ def build_graph(components: Sequence[ComponentSpec]) -> ArtifactGraph:
         raise GraphError(problems)
 
     graph = ArtifactGraph()
-    graph.nodes = _toposort(owner, direct, lambda t: ("components", owner[t][0]))
-    graph.deps = {t: tuple(direct[t]) for t in graph.nodes}
+    # components first, so a cycle through depends_on is named by its components; what
+    # is left for the artifacts is a cycle of needs inside one component
     cmap = {c.name: (c.name, "") for c in components}
     order = _toposort(cmap, {c: list(comp_deps[c]) for c in cmap},
                       lambda c: ("components", c, "depends_on"))
+    graph.nodes = _toposort(owner, direct,
+                            lambda t: ("components", owner[t][0], "artifacts", owner[t][1],
+                                       "needs"))
+    graph.deps = {t: tuple(direct[t]) for t in graph.nodes}
     graph.component_order = list(order)
     graph.component_deps = comp_deps
     return graph

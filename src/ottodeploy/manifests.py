@@ -53,8 +53,25 @@ def validate(model: type[M], doc: Document) -> M:
     try:
         return model.model_validate(doc.data)
     except ValidationError as exc:
-        problems = [_translate(model, doc, err) for err in exc.errors()]
+        errors = exc.errors()
+        misspelt = _misspelt_required(errors)
+        problems = [_translate(model, doc, err) for err in errors
+                    if tuple(err["loc"]) not in misspelt]
         raise ManifestError(doc.file, _dedupe(problems)) from None
+
+
+def _misspelt_required(errors: Sequence[Any]) -> set[tuple[str | int, ...]]:
+    """Missing keys that an unknown key beside them misspells: one mistake, reported once."""
+    missing = [tuple(e["loc"]) for e in errors if e["type"] == "missing"]
+    found: set[tuple[str | int, ...]] = set()
+    for err in errors:
+        loc = tuple(err["loc"])
+        if err["type"] == "extra_forbidden":
+            beside = [str(m[-1]) for m in missing if m[:-1] == loc[:-1]]
+            close = difflib.get_close_matches(str(loc[-1]), beside, n=1)
+            if close:
+                found.add((*loc[:-1], close[0]))
+    return found
 
 
 def _dedupe(problems: list[Problem]) -> list[Problem]:
@@ -91,6 +108,8 @@ def _translate(model: type[BaseModel], doc: Document, err: Any) -> Problem:
         msg = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
     elif kind == "string_pattern_mismatch":
         msg = f"{value!r} does not match {err.get('ctx', {}).get('pattern', 'the expected form')}"
+    elif text is not None and not is_key:
+        msg = f"{msg}, got {text!r}"  # pydantic's own wording, plus what was written
     return Problem(path, msg, doc.positions.line(path), hint)
 
 

@@ -21,6 +21,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.config import JsonDict
 
 from .interpolate import InterpolationError, references
 from .refnames import SHA_RE, ref_problem, repo_problem
@@ -130,15 +131,28 @@ class ComponentsFile(_Model):
 # --- environments/<env>.yaml -----------------------------------------------------------------
 
 
+# The validators below give the better messages; these patterns tell the JSON Schema the same.
+_SCHEMA_REF: JsonDict = {"pattern": r"^(?!-)[A-Za-z0-9._/-]+$"}
+_SCHEMA_VERSION: JsonDict = {"pattern": r"^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+                                        r"(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$"}
+_SCHEMA_SHA: JsonDict = {"pattern": r"^[0-9a-f]{40}$"}
+_SCHEMA_ONE_PIN: JsonDict = {"oneOf": [{"required": [k]} for k in ("ref", "version", "sha")]}
+
+
 class Source(_Model):
     """Where one component comes from in one environment: exactly one of ref, version, sha."""
+
+    model_config = ConfigDict(json_schema_extra=_SCHEMA_ONE_PIN)
 
     type: Literal["upstream", "core", "ecosystem"] | None = Field(
         None, description="Descriptive only; does not change behaviour.")
     repo: NonEmpty | None = Field(None, description="Defaults to the component's repo.")
-    ref: NonEmpty | None = Field(None, description="A branch or tag.")
-    version: NonEmpty | None = Field(None, description="A released version; tag v<version>.")
-    sha: NonEmpty | None = Field(None, description="A full 40-hex commit SHA.")
+    ref: NonEmpty | None = Field(None, description="A branch or tag.",
+                                 json_schema_extra=_SCHEMA_REF)
+    version: NonEmpty | None = Field(None, description="A released version; tag v<version>.",
+                                     json_schema_extra=_SCHEMA_VERSION)
+    sha: NonEmpty | None = Field(None, description="A full 40-hex commit SHA.",
+                                 json_schema_extra=_SCHEMA_SHA)
     build_with: dict[VarName, str] = Field(
         default_factory=dict, description="Values passed to recipes as OTTO_BUILD_WITH_<NAME>.")
 
@@ -269,7 +283,8 @@ class LockedSource(_Model):
 
 
 class Lockfile(_Model):
-    timestamp: NonEmpty
+    timestamp: NonEmpty = Field(description="UTC, YYYY-MM-DDTHH:MM:SSZ.",
+                                json_schema_extra={"pattern": f"^{_TIMESTAMP.pattern}$"})
     environment: Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
     status: Literal["healthy", "failed"]
     sources: dict[Name, LockedSource]

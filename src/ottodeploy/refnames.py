@@ -37,9 +37,9 @@ def ref_problem(ref: str) -> str | None:
         return "must not end with '.'"
     for part in ref.split("/"):
         if part.startswith("."):
-            return "no path component may start with '.'"
+            return "has a path component starting with '.'"
         if part.endswith(".lock"):
-            return "no path component may end with '.lock'"
+            return "has a path component ending with '.lock'"
     return None
 
 

@@ -34,6 +34,7 @@ MAX_DEPTH = 64
 MAX_NODES = 200_000
 
 _STR = "tag:yaml.org,2002:str"
+_MERGE = "tag:yaml.org,2002:merge"
 _CORE_TAGS = {
     _STR,
     "tag:yaml.org,2002:int",
@@ -111,14 +112,14 @@ class _Builder:
         out: dict[str, Any] = {}
         seen: dict[str, int] = {}
         for key_node, value_node in node.value:
+            if key_node.tag == _MERGE:  # the resolver tags a plain << as a merge key
+                self.fail((*path, "<<"), key_node, "merge keys (<<) are not allowed",
+                          "write the keys out")
+                continue
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in _CORE_TAGS:
                 self.fail(path, key_node, "mapping keys must be plain names")
                 continue
             key = str(key_node.value)
-            if key == "<<" and key_node.style is None:
-                self.fail((*path, key), key_node, "merge keys (<<) are not allowed",
-                          "write the keys out")
-                continue
             line = key_node.start_mark.line + 1
             if key in seen:
                 self.fail((*path, key), key_node,
@@ -177,7 +178,12 @@ def parse(text: str, display: str) -> Document:
         mark = exc.problem_mark or exc.context_mark
         what = exc.problem or "invalid YAML"
         where = mark.line + 1 if mark else None
-        raise ManifestError(display, [Problem((), f"YAML syntax error: {what}", where)]) from None
+        # an unclosed quote or bracket is noticed far from where it was opened: say where
+        opened = None
+        if exc.context and exc.context_mark and exc.context_mark.line + 1 != where:
+            opened = f"{exc.context} that starts on line {exc.context_mark.line + 1}"
+        raise ManifestError(display, [Problem((), f"YAML syntax error: {what}", where, opened)]) \
+            from None
     except yaml.YAMLError as exc:
         raise ManifestError(display, [Problem((), f"YAML syntax error: {exc}")]) from None
     except RecursionError:
