@@ -139,7 +139,9 @@ def test_secrets_only_in_env_or_with() -> None:
 def test_actions_are_pinned_to_a_major_version() -> None:
     for name, job_id, step in all_steps():
         if "uses" in step:
-            assert re.fullmatch(r"[\w.-]+/[\w.-]+@v\d+", step["uses"]), (name, job_id, step)
+            # owner/repo[/sub-action]@vN (actions/cache/restore@v4 is a sub-action)
+            assert re.fullmatch(r"[\w.-]+/[\w.-]+(/[\w.-]+)?@v\d+", step["uses"]), \
+                (name, job_id, step)
     for name, job_id, job in all_jobs():
         if "uses" in job:  # reusable workflows: only this repository's own
             assert job["uses"].startswith("./.github/workflows/"), (name, job_id)
