@@ -235,7 +235,8 @@ def resolve_requests(requests: Iterable[SourceRequest], cache: Path,
             continue
         versions[name] = version
         vcache.put(req.url, sha, listing[req.url].tags_digest, version)
-    vcache.save()
+    if not misses:  # bad input writes nothing, not even the cache
+        vcache.save()
     return {
         name: ResolvedSource(name, req.repo, req.url, req.pin, ref, sha, versions[name],
                              listing[req.url].tags_digest)
