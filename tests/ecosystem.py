@@ -2,10 +2,13 @@
 
 The template is built once per session (``build_template``) and copied per test
 (``Ecosystem.copy``). Every repo carries ``build.py``, a recipe that records
-what it was given (``OTTO_*``, cwd, HEAD) into its outputs and into the JSON
-lines file named by ``OTTO_TEST_LOG``; ``OTTO_TEST_FAIL=<task>`` makes it fail
-and ``OTTO_TEST_SLEEP`` makes it slow. The cascade has the shape of the real
-one (SPEC §1).
+what it was given (``OTTO_*``, cwd, HEAD, what was in its checkout before it
+ran) into its outputs and into the JSON lines file named by ``OTTO_TEST_LOG``;
+``OTTO_TEST_FAIL=<task>`` makes it fail and ``OTTO_TEST_SLEEP`` makes it slow;
+``OTTO_TEST_STARTED`` names a file it appends its task to as it starts (before sleeping).
+With ``OTTO_TEST_PUSH=1`` an image recipe (``OTTO_IMAGE`` set) pushes a tiny
+image there with ``ottodeploy.registry`` and logs its digest. The cascade has
+the shape of the real one (SPEC §1).
 """
 
 from __future__ import annotations
@@ -27,12 +30,19 @@ import json, os, pathlib, subprocess, sys, time
 art = sys.argv[1]
 task = os.environ["OTTO_COMPONENT"] + "_" + art
 start = time.time()
+if os.environ.get("OTTO_TEST_STARTED"):
+    fd = os.open(os.environ["OTTO_TEST_STARTED"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    os.write(fd, (task + "\n").encode())
+    os.close(fd)
 time.sleep(float(os.environ.get("OTTO_TEST_SLEEP", "0")))
 head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all", "--ignored"],
+                        capture_output=True, text=True).stdout.splitlines()
 record = {"task": task, "cwd": os.getcwd(), "head": head, "start": start,
           "env": {k: v for k, v in os.environ.items() if k.startswith("OTTO_")
                   and not k.startswith("OTTO_TEST")},
-          "dirty": sorted(p.name for p in pathlib.Path(".").iterdir() if p.name == "out")}
+          "dirty": sorted(p.name for p in pathlib.Path(".").iterdir() if p.name == "out"),
+          "status": status}
 print(f"building {task} at {head[:7]}")
 if os.environ.get("OTTO_TEST_FAIL") in (task, "*"):
     print("failing on purpose", file=sys.stderr)
@@ -41,6 +51,12 @@ out = pathlib.Path("out")
 out.mkdir(exist_ok=True)
 (out / f"{art}.txt").write_text(json.dumps(record))
 (out / f"{task}-{head[:7]}.jar").write_text("jar " + head)
+if os.environ.get("OTTO_TEST_PUSH") == "1" and os.environ.get("OTTO_IMAGE"):
+    from ottodeploy.registry import RegistryClient, parse_image_ref
+    with RegistryClient() as client:
+        content = f"{task} {os.environ['OTTO_ENV']} {os.environ['OTTO_KEY']}".encode()
+        record["digest"] = client.push_image(parse_image_ref(os.environ["OTTO_IMAGE"]),
+                                             {"built.txt": content})
 record["end"] = time.time()
 log = os.environ.get("OTTO_TEST_LOG")
 if log:

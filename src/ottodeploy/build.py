@@ -66,6 +66,7 @@ class BuildContext:
         self._registry: RegistryClient | None = None
         self._lock = threading.Lock()
         self._checkouts: dict[str, Future[Path]] | None = None
+        self.unavailable: set[str] = set()  # registries that failed this run (cache skipped)
 
     def prepare_checkouts(self, specs: Iterable[TaskSpec]) -> None:
         """Start making the clean checkouts of ``specs`` that will build, in the background.
@@ -110,6 +111,8 @@ def needs_retag(record: Record, spec: TaskSpec) -> bool:
 
 
 def up_to_date(records: Records, spec: TaskSpec) -> bool:
+    if spec.released and spec.image_ref:
+        return False  # a released image is checked on every run: it may have been deleted
     record = records.get(spec.task)
     return (record is not None and record.key == spec.key
             and outputs_present(record, Path(spec.out_dir)) and not needs_retag(record, spec))
@@ -249,12 +252,16 @@ def _from_cache(ctx: BuildContext, spec: TaskSpec) -> str | None:
     assert spec.image_ref is not None
     ref = parse_image_ref(spec.image_ref)
     cached = ref.with_tag(spec.cache_tag)
+    if ref.registry in ctx.unavailable:
+        return None
     try:
         if ctx.registry().manifest_digest(cached) is None:
             return None
         return ctx.registry().retag(cached, ref.tag or "latest")
     except RegistryError as exc:
-        log.warning("%s: registry cache unavailable, building (%s)", spec.task, exc.message)
+        ctx.unavailable.add(ref.registry)
+        log.warning("%s: registry cache unavailable, building without it (%s)", spec.task,
+                    exc.message)
         return None
 
 
@@ -263,6 +270,8 @@ def _publish_cache_tag(ctx: BuildContext, spec: TaskSpec) -> str | None:
 
     assert spec.image_ref is not None
     ref = parse_image_ref(spec.image_ref)
+    if ref.registry in ctx.unavailable:
+        return None  # already warned: one timeout per registry and run is enough
     try:
         digest = ctx.registry().manifest_digest(ref)
         if digest is None:

@@ -252,9 +252,13 @@ class Mirror:
                     git(["clean", "-ffdxq"], cwd=dest)
                     return
             shutil.rmtree(dest, ignore_errors=True)
+            # a run killed inside `worktree add` leaves it registered and locked: unlock it,
+            # prune it, and force twice (git's way to override a missing, locked worktree)
+            self._git(["worktree", "unlock", str(dest)], check=False)
             self._git(["worktree", "prune"])
             dest.parent.mkdir(parents=True, exist_ok=True)
-            self._git(["worktree", "add", "--quiet", "--force", "--detach", str(dest), sha])
+            self._git(["worktree", "add", "--quiet", "--force", "--force", "--detach",
+                       str(dest), sha])
 
 
 # --- commits that leave the working tree alone -----------------------------------------------

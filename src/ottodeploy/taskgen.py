@@ -186,6 +186,9 @@ def dodo_namespace(default_root: Path) -> dict[str, Any]:
     """What ``dodo.py`` exports; load errors exit here with their code, without a traceback."""
     from doit import get_var
 
+    from .app import setup_logging
+
+    setup_logging()
     try:
         cascade = load_cascade(DeployRoot.locate(default_root), get_var("env") or "")
     except OttodeployError as exc:

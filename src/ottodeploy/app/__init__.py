@@ -28,12 +28,24 @@ class _Formatter(logging.Formatter):
         return redact(f"ottodeploy: {record.levelname.lower()}: {record.getMessage()}")
 
 
+class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time of each message (not at setup)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def setup_logging() -> None:
     """Warnings (or ``OTTODEPLOY_LOG``'s level) of the ``ottodeploy`` loggers to stderr."""
     logger = logging.getLogger("ottodeploy")
     if logger.handlers:
         return
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _Stderr()
     handler.setFormatter(_Formatter())
     logger.addHandler(handler)
     logger.setLevel(os.environ.get("OTTODEPLOY_LOG", "WARNING").upper())
