@@ -106,6 +106,11 @@ def approve(root: DeployRoot, branch: str, by: str) -> str:
     if git(["rev-parse", "--verify", "--quiet", f"refs/heads/{branch}"], cwd=top,
            check=False).returncode != 0:
         raise UsageError(f"no branch {branch!r} in {top}")
+    if git(["merge-base", "--is-ancestor", f"refs/heads/{branch}", "HEAD"], cwd=top,
+           check=False).returncode == 0:
+        # git would say "Already up to date" and record nothing: no approval to claim
+        raise ApprovalError(f"{branch} is already merged into the current branch; "
+                            "there is nothing left to approve")
     author = git(["log", "-1", "--format=%ae", f"refs/heads/{branch}"], cwd=top).stdout.strip()
     if author.lower() == email.lower():
         raise ApprovalError(

@@ -64,6 +64,7 @@ def open_pull_request(environ: Mapping[str, str], *, head: str, base: str, title
                     f"GitHub refused the pull request for {head} -> {base}: HTTP "
                     f"{response.status_code} {response.text[:300]}", environ))
             problem = f"HTTP {response.status_code}"
-        time.sleep(min(2.0 ** attempt, 4.0))
+        if attempt + 1 < ATTEMPTS:
+            time.sleep(min(2.0 ** attempt, 4.0))
     raise OttodeployError(f"GitHub did not answer creating the pull request for {head}: {problem}"
                           f" (tried {ATTEMPTS} times)")

@@ -106,7 +106,10 @@ def promote(root: DeployRoot, from_env: str, to_env: str, *, say: Say, allow_sha
         from .errors import ManifestError
 
         raise ManifestError(path, problems, hint="the promoted manifest would not be valid")
-    versions = {n: (locked[n].version or "0.0.0") for n in names}
+    # the versions the promoted manifest will say (a version pin is the tag written, which
+    # may be higher than the version the lockfile recorded for that commit)
+    versions = {n: pins[n][1].removeprefix("v") if pins[n][0] == "version"
+                else (locked[n].version or "0.0.0") for n in names}
     for n, src in new_env.sources.items():
         if n not in versions and src.version:
             versions[n] = src.version.removeprefix("v")
@@ -122,17 +125,28 @@ def promote(root: DeployRoot, from_env: str, to_env: str, *, say: Say, allow_sha
         say(f"   {to_env} already pins exactly what {lockfile.name} holds; nothing to promote")
         return result
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-    result.branch = f"promote/{from_env}-to-{to_env}-{stamp}"
+    result.branch = _free_branch(top, f"promote/{from_env}-to-{to_env}-{stamp}")
     body = "\n".join(f"- {c.component}: {c.old} -> {c.new}" for c in changes)
     message = (f"chore({to_env}): promote {from_env} to {to_env}\n\n"
                f"From lockfile {lockfile.name} ({lockfile.lock.timestamp}).\n\n{body}\n")
     result.commit = commit_on_new_branch(top, result.branch, {path: new_text}, message)
-    result.diff = git(["diff", "HEAD", result.commit, "--", path], cwd=top).stdout
+    result.diff = git(["diff", "--no-color", "--no-ext-diff", "HEAD", result.commit, "--", path],
+                      cwd=top).stdout
     say(f"   committed {result.commit[:12]} on {result.branch}")
     for c in changes:
         say(f"   {c.component}: {c.old} -> {c.new}")
     _publish(root, top, result, body, say)
     return result
+
+
+def _free_branch(top: Path, name: str) -> str:
+    """``name``, or ``name-2``, ``name-3``... when a promotion in the same second took it."""
+    candidate, n = name, 1
+    while git(["rev-parse", "--verify", "--quiet", f"refs/heads/{candidate}"], cwd=top,
+              check=False).returncode == 0:
+        n += 1
+        candidate = f"{name}-{n}"
+    return candidate
 
 
 def _committed(top: Path, path: str, env: str) -> str:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 from ..approval import approve
 from ..lockfile import locate, read
 from ..promote import Promotion, Say, promote
 from ..root import DeployRoot
+
+# promote/<from>-to-<to>-<YYYYmmdd-HHMMSS>[-N], as ottodeploy.promote names them
+_BRANCH = re.compile(r"promote/[a-z][a-z0-9-]*?-to-(?P<env>[a-z][a-z0-9-]*?)-\d{8}-\d{6}(-\d+)?")
 
 
 def promote_env(root: DeployRoot, from_env: str, to_env: str, allow_sha: bool, *,
@@ -38,6 +43,7 @@ def approve_branch(root: DeployRoot, branch: str, by: str, *, say: Say) -> str:
 
     sha = approve(root, branch, by)
     say(f"approved {branch}: merged as {sha[:12]}")
-    env = branch.removeprefix("promote/").split("-to-")[-1].rsplit("-", 2)[0]
+    named = _BRANCH.fullmatch(branch)
+    env = named["env"] if named else branch.removeprefix("promote/")
     notify(root, "promotion-approved", env=env, detail=f"{branch} approved by {by}")
     return sha
