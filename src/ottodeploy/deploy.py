@@ -63,12 +63,13 @@ def deploy(root: DeployRoot, env: str, *, say: Say, dry_run: bool = False,
     found = violations(matrix, resolution.versions())
     if found:
         raise CompatibilityError([str(v) for v in found])
+    steps = _steps_plan(project, hosts)  # a host the manifest lacks is bad input, found here
     if project.environment.approval_required:
         require_approval(root, env, replay=replay, say=say)
     say(f"   {len(resolution.sources)} sources resolved, compatibility ok")
     cascade = load_cascade(root, env, resolution=resolution)
     if dry_run:
-        _dry_run(cascade, project, hosts, say)
+        _dry_run(cascade, project, steps, say)
         return DeployReport(env, status="dry-run")
 
     with env_lock(root.env_state(env), f"deploy {env}", warn=lambda m: say(f"warning: {m}")):
@@ -78,7 +79,7 @@ def deploy(root: DeployRoot, env: str, *, say: Say, dry_run: bool = False,
         if run_doit(cascade, [], jobs) != 0:
             notify(root, "deploy-failed", env=env, detail="build failed")
             raise BuildError(f"build of {env} failed; nothing was deployed and no lockfile written")
-        report = _deploy_and_test(root, project, cascade, hosts, say)
+        report = _deploy_and_test(root, project, cascade, hosts, steps, say)
         lock = _lockfile(project, cascade, resolution, report, replay)
         report.lockfile = write_new(root, lock)
         say(f"== lockfile {root.display(report.lockfile)} ({report.status})")
@@ -93,28 +94,53 @@ def deploy(root: DeployRoot, env: str, *, say: Say, dry_run: bool = False,
 
 def resolution_of(project: Project, replay: LockedFile) -> Resolution:
     """The lockfile's exact sources, checked against the environment's current sources."""
-    from .errors import LockfileError, Problem
-    from .git import repo_url
-    from .resolve import ResolvedSource
+    from .errors import LockfileError
+    from .git import Mirror, repo_url
+    from .resolve import ResolvedSource, branch_version, parallel
+    from .yamlfile import load
 
     lock = replay.lock
     env = project.environment
+
+    def fail(problems: list[tuple[tuple[str, ...], str]]) -> LockfileError:
+        doc = load(replay.path, project.root.display(replay.path))  # for the lines
+        return LockfileError(doc.file, [doc.problem(path, text) for path, text in problems])
+
     missing = set(env.sources) - set(lock.sources)
     extra = set(lock.sources) - set(env.sources)
     if missing or extra:
-        what = ", ".join(f"{n} (not in the lockfile)" for n in sorted(missing))
-        what += ", ".join(f"{n} (not in {env.name} any more)" for n in sorted(extra))
-        raise LockfileError(str(replay.path), [Problem(("sources",), f"cannot replay: {what}")])
+        what = ", ".join([*(f"{n} (not in the lockfile)" for n in sorted(missing)),
+                          *(f"{n} (not in {env.name} any more)" for n in sorted(extra))])
+        raise fail([(("sources",), f"cannot replay: {what}")])
+    urls = {name: repo_url(lock.sources[name].repo, project.root.path) for name in env.sources}
+
+    def version_of(name: str) -> str | None:
+        """The locked version; for a lockfile that names none (DESIGN.md §6's example
+        leaves most out), SPEC §3's version of the locked commit, as a deploy computes it."""
+        s = lock.sources[name]
+        if s.version:
+            return s.version
+        mirror = Mirror(project.root.cache, urls[name])
+        return branch_version(mirror, s.sha) if mirror.ensure_commit(s.sha) else None
+
+    names = list(env.sources)
+    versions = dict(zip(names, parallel(version_of, names), strict=True))
+    unknown = [n for n in names if versions[n] is None]
+    if unknown:
+        raise fail([(("sources", n, "sha"),
+                     f"commit {lock.sources[n].sha} not found in {lock.sources[n].repo}")
+                    for n in unknown])
     sources = {}
-    for name in env.sources:
+    for name in names:
         s = lock.sources[name]
         pin = s.pinned_by or ("version" if env.mode == "version" else "ref")
-        sources[name] = ResolvedSource(name, s.repo, repo_url(s.repo, project.root.path), pin,
-                                       s.ref or s.sha, s.sha, s.version or "0.0.0", "")
+        sources[name] = ResolvedSource(name, s.repo, urls[name], pin, s.ref or s.sha, s.sha,
+                                       versions[name] or "", "")
     return Resolution(env.name, sources)
 
 
-def _dry_run(cascade: LoadedCascade, project: Project, hosts: Inventory, say: Say) -> None:
+def _dry_run(cascade: LoadedCascade, project: Project, steps: list[tuple[str, Host, str]],
+             say: Say) -> None:
     from .plan import plan
 
     result = plan(cascade.env, cascade.specs, Records(cascade.env_state))
@@ -123,7 +149,7 @@ def _dry_run(cascade: LoadedCascade, project: Project, hosts: Inventory, say: Sa
         if t.run:
             say(f"   {t.task}: {'; '.join(t.reasons)}")
     say("== deploy (dry run)")
-    for component, host, run in _steps_plan(project, hosts):
+    for component, host, run in steps:
         say(f"   {component} -> {host.name} ({host.address}): {run}")
     say(f"== smoke (dry run): {len(project.environment.smoke)} checks")
     if project.environment.e2e:
@@ -142,9 +168,12 @@ def _steps_plan(project: Project, hosts: Inventory) -> list[tuple[str, Host, str
         if not targets:
             from .errors import BadInput
 
-            raise BadInput(f"{component} deploys on {spec.on}, but environment "
-                           f"{project.environment.name} names no such host",
-                           hint="set infrastructure.nodes / services_host")
+            env = project.environment.name
+            key = "nodes" if spec.on == "nodes" else "services_host"
+            raise BadInput(f"{project.root.display(project.root.env_file(env))}: "
+                           f"infrastructure.{key}: component {component} deploys on {spec.on} "
+                           f"(manifests/components.yaml), but environment {env} names none",
+                           hint=f"set infrastructure.{key} in the environment's manifest")
         out += [(component, h, spec.run) for h in targets]
     return out
 
@@ -172,7 +201,8 @@ def component_variables(cascade: LoadedCascade, component: str) -> dict[str, str
 
 
 def _deploy_and_test(root: DeployRoot, project: Project, cascade: LoadedCascade,
-                     hosts: Inventory, say: Say) -> DeployReport:
+                     hosts: Inventory, steps: list[tuple[str, Host, str]],
+                     say: Say) -> DeployReport:
     env = project.environment
     report = DeployReport(env.name)
     target: LocalTarget | SshTarget
@@ -181,11 +211,13 @@ def _deploy_and_test(root: DeployRoot, project: Project, cascade: LoadedCascade,
     else:
         target = SshTarget(env.infrastructure.ssh, root.path, dict(os.environ))
     say("== deploy")
-    for component, host, run in _steps_plan(project, hosts):
+    for component, host, run in steps:
         spec = project.components.components[component].deploy
         assert spec is not None
         variables = {**component_variables(cascade, component), "OTTO_HOST": host.name,
-                     "OTTO_HOST_ADDRESS": host.address, "OTTO_NODE_INDEX": str(host.index)}
+                     "OTTO_HOST_ADDRESS": host.address}
+        if host.index:  # nodes only (1-based); the services host has no index
+            variables["OTTO_NODE_INDEX"] = str(host.index)
         step = Step(component, host, run, variables,
                     [root.path / f for f in spec.files], spec.remote_dir, spec.timeout)
         say(f"-> {component} on {host.name} ({host.address})")

@@ -81,7 +81,9 @@ def inventory(env: Environment, hosts: HostsFile | None,
                     hint=f"set {variable_name(env.name)} or add hosts.{name} to "
                          "manifests/hosts.yaml")
             addr = "127.0.0.1"
-        return Host(name, addr, entry.user if entry else None, entry.port if entry else None,
+        # a port hosts.yaml does not name is infrastructure.ssh.port's, not the model's 22
+        port = entry.port if entry and "port" in entry.model_fields_set else None
+        return Host(name, addr, entry.user if entry else None, port,
                     entry.key if entry else None, index)
 
     nodes = tuple(host(n, i, from_var.get(n)) for i, n in enumerate(infra.nodes, start=1))

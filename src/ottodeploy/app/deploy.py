@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import calendar
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..deploy import DeployReport, Say, deploy
 from ..errors import DeployError, PromotionError
 from ..lockfile import LockedFile, current, history, locate, mark_failed, newest_healthy, read
 from ..root import DeployRoot, check_env_name
+
+if TYPE_CHECKING:
+    from ..manifests import Project
 
 
 def deploy_env(root: DeployRoot, env: str, *, say: Say, dry_run: bool = False,
@@ -50,15 +53,25 @@ def rollback(root: DeployRoot, env: str, *, say: Say, dry_run: bool = False) -> 
 
 
 def verify(root: DeployRoot, env: str, *, say: Say) -> LockedFile:
+    from ..manifests import load_project
+    from ..state import env_lock
+
+    project: Project = load_project(root, check_env_name(env))  # bad input before any lock
+    locked = current(root, env)
+    if locked is None:
+        raise DeployError(f"{env} has no lockfile: nothing is known to be deployed")
+    # under the deploy lock: a verify never judges a deploy that is still running
+    with env_lock(root.env_state(env), f"verify {env}", warn=lambda m: say(f"warning: {m}")):
+        return _verify(root, project, current(root, env) or locked, say)
+
+
+def _verify(root: DeployRoot, project: Project, locked: LockedFile, say: Say) -> LockedFile:
     from ..inventory import inventory
-    from ..manifests import load_hosts, load_project
+    from ..manifests import load_hosts
     from ..notify import notify
     from ..smoke import run_checks
 
-    locked = current(root, check_env_name(env))
-    if locked is None:
-        raise DeployError(f"{env} has no lockfile: nothing is known to be deployed")
-    project = load_project(root, env)
+    env = project.environment.name
     hosts = inventory(project.environment, load_hosts(root))
     values = {n: {"ref": s.ref or s.sha, "sha": s.sha, "version": s.version or "",
                   "repo": s.repo} for n, s in locked.lock.sources.items()}
