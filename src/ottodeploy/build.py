@@ -27,12 +27,12 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from .cascade import TaskSpec
+from .cascade import TaskSpec, variables
 from .errors import OttodeployError, RegistryError
 from .git import Mirror
 from .process import stream
@@ -57,8 +57,10 @@ class BuildContext:
 
     def __init__(self, env: str, env_state: Path, cache: Path,
                  emit: Callable[[str, str], None] | None = None,
-                 recipe_timeout: float | None = None) -> None:
+                 recipe_timeout: float | None = None,
+                 specs: Mapping[str, TaskSpec] | None = None) -> None:
         self.env = env
+        self.specs: Mapping[str, TaskSpec] = specs or {}
         self.env_state = env_state
         self.cache = cache
         self.emit = emit or (lambda task, line: None)
@@ -181,7 +183,7 @@ def _build(ctx: BuildContext, spec: TaskSpec, say: Callable[[str], None]) -> lis
     out_dir = Path(spec.out_dir)
     shutil.rmtree(out_dir, ignore_errors=True)
     out_dir.mkdir(parents=True)
-    env = {**os.environ, **spec.env}
+    env = {**os.environ, **variables(ctx.env, spec, ctx.specs)}
     say(f"$ {spec.run}")
     code, _tail = stream(["bash", "-c", spec.run], cwd=checkout, env=env,
                         on_line=say, timeout=ctx.recipe_timeout)

@@ -17,6 +17,7 @@ anywhere changes the key of that component's tasks and of everything below.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -94,12 +95,13 @@ class TaskSpec(NamedTuple):
     image: str | None
     image_ref: str | None              # the readable reference: repo:tag
     cache: bool
+    repo: str
     url: str
     sha: str
     ref: str
     version: str
     out_dir: str
-    env: Mapping[str, str] = {}
+    build_with: Mapping[str, str]      # interpolated as written (a ref stays a ref)
 
     @property
     def short_sha(self) -> str:
@@ -123,6 +125,7 @@ def canonical_key(inputs: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+@functools.lru_cache(maxsize=4096)
 def var_name(name: str) -> str:
     return re.sub(r"[^A-Z0-9_]", "_", name.upper())
 
@@ -170,47 +173,49 @@ def plan_tasks(static: StaticCascade, resolved: Mapping[str, ResolvedSource], st
         spec = TaskSpec(
             task=t.task, component=t.component, artifact=t.artifact, deps=t.deps,
             key=canonical_key(inputs), inputs=inputs, released=released, run=t.run,
-            outputs=t.outputs, image=t.image, image_ref=image_ref, cache=t.cache, url=src.url,
-            sha=src.sha, ref=src.ref, version=src.version, out_dir=str(out_dir),
+            outputs=t.outputs, image=t.image, image_ref=image_ref, cache=t.cache,
+            repo=src.repo, url=src.url, sha=src.sha, ref=src.ref, version=src.version,
+            out_dir=str(out_dir), build_with=build_with,
         )
-        env = _variables(static.environment, spec, src, build_with, specs, resolved)
-        specs[t.task] = spec._replace(env=env)
+        specs[t.task] = spec
     return specs
 
 
-def _variables(env_name: str, spec: TaskSpec, src: ResolvedSource,
-               build_with: Mapping[str, str], specs: Mapping[str, TaskSpec],
-               resolved: Mapping[str, ResolvedSource]) -> dict[str, str]:
-    """SPEC §4's ``OTTO_*`` variables of one task."""
+def variables(env_name: str, spec: TaskSpec, specs: Mapping[str, TaskSpec]) -> dict[str, str]:
+    """SPEC §4's ``OTTO_*`` variables of one task (made when it runs, not on every load).
+
+    ``OTTO_DEP_<D>_*`` covers every task upstream of this one, the component's own earlier
+    artifacts (``needs``) included, so a recipe finds every output it may use.
+    """
     env = {
         "OTTO_ENV": env_name,
         "OTTO_COMPONENT": spec.component,
         "OTTO_ARTIFACT": spec.artifact,
-        "OTTO_REPO": src.repo,
-        "OTTO_REPO_URL": src.url,
-        "OTTO_REF": src.ref,
-        "OTTO_SHA": src.sha,
-        "OTTO_SHORT_SHA": src.sha[:7],
-        "OTTO_VERSION": src.version,
+        "OTTO_REPO": spec.repo,
+        "OTTO_REPO_URL": spec.url,
+        "OTTO_REF": spec.ref,
+        "OTTO_SHA": spec.sha,
+        "OTTO_SHORT_SHA": spec.sha[:7],
+        "OTTO_VERSION": spec.version,
         "OTTO_OUT": spec.out_dir,
         "OTTO_KEY": spec.key,
     }
     if spec.image_ref:
         env["OTTO_IMAGE"] = spec.image_ref
-    for k, v in build_with.items():
+    for k, v in spec.build_with.items():
         env[f"OTTO_BUILD_WITH_{var_name(k)}"] = v
-    upstream: list[str] = []
+    seen: set[str] = set()
     stack = list(spec.deps)
     while stack:
         d = stack.pop()
-        if d not in upstream:
-            upstream.append(d)
-            stack.extend(specs[d].deps)
-    for d in upstream:
+        if d in seen:
+            continue
+        seen.add(d)
         dep = specs[d]
+        stack.extend(dep.deps)
         prefix = f"OTTO_DEP_{var_name(dep.component)}"
-        env[f"{prefix}_SHA"] = resolved[dep.component].sha
-        env[f"{prefix}_VERSION"] = resolved[dep.component].version
+        env[f"{prefix}_SHA"] = dep.sha
+        env[f"{prefix}_VERSION"] = dep.version
         env[f"{prefix}_OUT_{var_name(dep.artifact)}"] = dep.out_dir
         if dep.image_ref:
             env[f"{prefix}_IMAGE_{var_name(dep.artifact)}"] = dep.image_ref

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .cascade import var_name
+from .cascade import var_name, variables
 from .compat import violations
 from .errors import BuildError, CompatibilityError, DeployError
 from .inventory import Host, Inventory, inventory
@@ -189,7 +189,7 @@ def component_variables(cascade: LoadedCascade, component: str) -> dict[str, str
         if spec.component != component:
             continue
         env[f"OTTO_OUT_{var_name(spec.artifact)}"] = spec.out_dir
-        for k, v in spec.env.items():
+        for k, v in variables(cascade.env, spec, cascade.specs).items():
             if k.startswith("OTTO_DEP_") and "_OUT_" not in k and "_IMAGE_" not in k:
                 env[k] = v
         record = records.get(spec.task)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 SECRET_VARIABLES = (
     "GITHUB_TOKEN",
@@ -30,7 +30,9 @@ def secret_values(env: Mapping[str, str] | None = None) -> list[str]:
     return sorted({v for v in values if len(v) >= _MIN_SECRET}, key=len, reverse=True)
 
 
-def redact(text: str, env: Mapping[str, str] | None = None) -> str:
-    for value in secret_values(env):
+def redact(text: str, env: Mapping[str, str] | None = None,
+           secrets: Sequence[str] | None = None) -> str:
+    """``text`` without secrets: those of ``env`` (the process's), or the given ``secrets``."""
+    for value in secret_values(env) if secrets is None else secrets:
         text = text.replace(value, "***")
     return _URL_CREDENTIALS.sub(r"\g<scheme>***@", text)

@@ -33,7 +33,7 @@ from . import __version__, atomicfile
 from .build import BuildContext, Outcome, run_task, up_to_date
 from .cascade import StaticCascade, TaskSpec, digest_text, plan_tasks
 from .errors import OttodeployError, UsageError
-from .redact import redact
+from .redact import redact, secret_values
 from .resolve import Resolution, resolve_requests
 from .root import DeployRoot, check_env_name
 
@@ -122,11 +122,12 @@ class _Console:
     lock = threading.Lock()
     outcomes: dict[str, Outcome] = {}  # noqa: RUF012  (one run per process)
     selected: set[str] | None = None   # the tasks this run may execute (set by the reporter)
+    secrets: list[str] | None = None   # read once per run, not once per line
 
     @classmethod
     def line(cls, text: str) -> None:
         with cls.lock:
-            sys.stdout.write(redact(text) + "\n")
+            sys.stdout.write(redact(text, secrets=cls.secrets) + "\n")
             sys.stdout.flush()
 
 
@@ -134,25 +135,27 @@ def _emit(task: str, line: str) -> None:
     _Console.line(f"  {task} | {line}")
 
 
-def _action(ctx: BuildContext, spec: TaskSpec, specs: Mapping[str, TaskSpec]) -> Any:
+def _action(ctx: BuildContext, spec: TaskSpec) -> Any:
     from doit.exceptions import TaskFailed
 
     selected = _Console.selected
-    ctx.prepare_checkouts(s for name, s in specs.items() if selected is None or name in selected)
+    ctx.prepare_checkouts(s for name, s in ctx.specs.items()
+                          if selected is None or name in selected)
     outcome = run_task(ctx, spec)
     _Console.outcomes[spec.task] = outcome
     return True if outcome.ok else TaskFailed(redact(outcome.message))
 
 
 def doit_tasks(cascade: LoadedCascade) -> Iterator[dict[str, Any]]:
-    ctx = BuildContext(cascade.env, cascade.env_state, cascade.root.cache, emit=_emit)
+    ctx = BuildContext(cascade.env, cascade.env_state, cascade.root.cache, emit=_emit,
+                       specs=cascade.specs)
     records = ctx.records
     for spec in cascade.specs.values():
         where = f"{spec.ref}@{spec.short_sha}" if spec.ref != spec.sha else spec.short_sha
         yield {
             "basename": spec.task,
             "doc": f"{spec.component} {spec.artifact} ({where}, {spec.version})",
-            "actions": [(_action, (ctx, spec, cascade.specs))],
+            "actions": [(_action, (ctx, spec))],
             "task_dep": list(spec.deps),
             "uptodate": [(up_to_date, (records, spec), {})],
             "verbosity": 2,
@@ -174,6 +177,7 @@ def doit_config(cascade: LoadedCascade) -> dict[str, Any]:
 def namespace(cascade: LoadedCascade) -> dict[str, Any]:
     """The module namespace doit loads tasks from: ``DOIT_CONFIG`` and one task generator."""
     tasks = list(doit_tasks(cascade))
+    _Console.secrets = secret_values()
 
     def task_cascade() -> Iterator[dict[str, Any]]:
         yield from tasks
