@@ -11,16 +11,9 @@ import pytest
 import yaml
 
 from ottodeploy import demo
+from ottodeploy.process import pid_running
 from ottodeploy.root import DeployRoot
 from tests.conftest import run_inv
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state not in ("Z", "X")
 
 
 def _pids(base: Path) -> list[int]:
@@ -65,7 +58,7 @@ def test_the_demo_tells_the_whole_story_and_cleans_up(
 
     # nothing is left running
     pids = _pids(base)
-    assert not [p for p in pids if _alive(p)]
+    assert not [p for p in pids if pid_running(p)]
     assert "stopped 6 demo processes" in out
 
 
@@ -75,16 +68,16 @@ def test_the_demo_runs_again_and_keep_leaves_services_until_stopped(tmp_path: Pa
     base = demo.base_dir(tmp_path)
     pids = _pids(base)
     try:
-        assert len(pids) == 6 and all(_alive(p) for p in pids)
+        assert len(pids) == 6 and all(pid_running(p) for p in pids)
         assert any("inv demo --stop" in line for line in lines)
         # a second run first stops the kept processes and starts from a fresh sandbox
         again: list[str] = []
         demo.run(tmp_path, say=again.append)
-        assert not [p for p in pids if _alive(p)]
+        assert not [p for p in pids if pid_running(p)]
         assert any("demo finished" in line for line in again)
     finally:
         demo.stop(tmp_path)
-    assert not [p for p in _pids(base) if _alive(p)]
+    assert not [p for p in _pids(base) if pid_running(p)]
 
 
 def test_inv_demo_stop_with_nothing_running() -> None:

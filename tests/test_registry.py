@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from ottodeploy.cascade import image_tag, ref_slug
 from ottodeploy.errors import RegistryError
 from ottodeploy.registry import (
     DOCKER_LIST,
@@ -17,11 +18,9 @@ from ottodeploy.registry import (
     OCI_MANIFEST,
     ImageRef,
     RegistryClient,
-    branch_tag,
     credentials_hint,
     is_loopback,
     parse_image_ref,
-    ref_slug,
     registry_credentials,
     sha256_digest,
 )
@@ -99,9 +98,9 @@ def test_ref_slug_is_bounded_and_makes_valid_tags() -> None:
     slug = ref_slug("feature/" + "x-" * 200)
     assert len(slug) <= 100
     assert not slug.endswith("-")
-    tag = branch_tag("feat/My_Thing", "0123456789abcdef" * 2 + "01234567")
+    tag = image_tag("ref", "feat/My_Thing", "0123456789abcdef" * 2 + "01234567", "")
     assert tag == "feat-my_thing-0123456"
-    parse_image_ref(f"ghcr.io/o/n:{branch_tag('a/' + 'Z' * 300, 'f' * 40)}")
+    parse_image_ref(f"ghcr.io/o/n:{image_tag('ref', 'a/' + 'Z' * 300, 'f' * 40, '')}")
 
 
 def test_loopback_registries_use_plain_http() -> None:

@@ -131,9 +131,10 @@ def var_name(name: str) -> str:
 
 
 def ref_slug(ref: str) -> str:
-    slug = re.sub(r"[^a-z0-9_.-]+", "-", ref.lower()).strip("-.")
-    slug = re.sub(r"-{2,}", "-", slug)[:100].strip("-.")
-    return slug or "ref"
+    """A git ref name (``feat/My_Thing``) as a valid image tag fragment (``feat-my_thing``)."""
+    slug = re.sub(r"[^a-z0-9_.-]+", "-", ref.strip().lower())
+    slug = re.sub(r"-{2,}", "-", slug).strip("-.")
+    return slug[:100].rstrip("-.") or "ref"
 
 
 def image_tag(pin: str, ref: str, sha: str, version: str) -> str:

@@ -59,7 +59,6 @@ _PATH_COMPONENT = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")
 _REGISTRY = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::\d+)?")
 _CHALLENGE_PARAM = re.compile(r'(\w+)=(?:"([^"]*)"|([^\s,]+))')
 _ERRNO = re.compile(r"\[Errno -?\d+\] [^'\")\]]+")
-_SLUG_MAX = 100
 
 
 @dataclass(frozen=True)
@@ -126,19 +125,6 @@ def parse_image_ref(text: str) -> ImageRef:
     if len(name) > 255:
         raise ValueError(f"image name longer than 255 characters in {text!r}")
     return ImageRef(registry, name, tag, digest)
-
-
-def ref_slug(ref_name: str) -> str:
-    """Turn a git ref name (``feat/My_Thing``) into a valid tag fragment (``feat-my_thing``)."""
-    slug = re.sub(r"[^a-z0-9_.-]+", "-", ref_name.strip().lower())
-    slug = re.sub(r"-{2,}", "-", slug).strip("-.")
-    slug = slug[:_SLUG_MAX].rstrip("-.")
-    return slug or "ref"
-
-
-def branch_tag(ref_name: str, sha: str) -> str:
-    """The branch-mode tag ``<ref-slug>-<sha7>`` (SPEC §4)."""
-    return f"{ref_slug(ref_name)}-{sha[:7]}"
 
 
 def sha256_digest(data: bytes) -> str:

@@ -99,15 +99,11 @@ class Holder(NamedTuple):
 def _alive(holder: Holder) -> bool:
     import socket
 
+    from .process import pid_running
+
     if holder.host != socket.gethostname():
         return True  # cannot tell: a lock of another machine is respected
-    try:
-        os.kill(holder.pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return pid_running(holder.pid)
 
 
 @contextmanager

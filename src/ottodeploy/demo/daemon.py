@@ -22,6 +22,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from ..process import pid_running
+
 GRACE = 3.0
 
 
@@ -32,23 +34,6 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
-def _alive(pid: int) -> bool:
-    """Running and not a zombie (a stopped orphan stays a zombie until init reaps it)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        if state in ("Z", "X"):
-            return False
-    except (OSError, IndexError):
-        pass
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def stop(pid_file: Path) -> bool:
     """Stop the process of ``pid_file``; True when one was running."""
     try:
@@ -57,16 +42,16 @@ def stop(pid_file: Path) -> bool:
         return False
     pid, cmd = int(info["pid"]), str(info["cmd"])
     pid_file.unlink(missing_ok=True)
-    if not _alive(pid) or (_cmdline(pid) and _cmdline(pid) != cmd):
+    if not pid_running(pid) or (_cmdline(pid) and _cmdline(pid) != cmd):
         return False
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGTERM)
     deadline = time.monotonic() + GRACE
-    while time.monotonic() < deadline and _alive(pid):
+    while time.monotonic() < deadline and pid_running(pid):
         time.sleep(0.05)
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
-    if _alive(pid):
+    if pid_running(pid):
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)
     return True
