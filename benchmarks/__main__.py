@@ -3,6 +3,8 @@
 Every figure is a ratio against a baseline measured in the same run, on the
 same machine, as a median of several runs:
 
+- P0 resolve: an environment of 7 repos against resolving 1 repo seven times over
+  (one ls-remote per repo, all at once). Goal <= 1x; the figure also gives 1 repo.
 - P1 no-op: ``doit ottochain_image env=scratch`` with nothing changed (7 local
   repos) against bare doit with as many ``config_changed`` tasks plus
   ``git ls-remote`` of the 7 repos in parallel. Goal <= 1.3x.
