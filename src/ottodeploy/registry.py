@@ -23,14 +23,11 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import gzip
 import hashlib
-import io
 import ipaddress
 import json
 import os
 import re
-import tarfile
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -46,8 +43,6 @@ OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
-OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
-OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
 MANIFEST_TYPES = (OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST)
 ACCEPT = ", ".join(MANIFEST_TYPES)
 
@@ -272,27 +267,12 @@ class RegistryClient:
 
         ``config`` becomes the image config's runtime ``config`` (``Env``, ``Cmd``, ``Labels``).
         """
-        layer_tar = _tar(files)
-        layer = gzip.compress(layer_tar, mtime=0)
-        config_blob = _canonical(
-            {
-                "architecture": "amd64",
-                "os": "linux",
-                "created": "1970-01-01T00:00:00Z",
-                "config": dict(config or {}),
-                "rootfs": {"type": "layers", "diff_ids": [sha256_digest(layer_tar)]},
-            }
-        )
-        manifest = {
-            "schemaVersion": 2,
-            "mediaType": OCI_MANIFEST,
-            "config": self._descriptor(ref, OCI_CONFIG, config_blob),
-            "layers": [self._descriptor(ref, OCI_LAYER_GZIP, layer)],
-        }
-        return self.put_manifest(ref, _canonical(manifest), OCI_MANIFEST)
+        from .ocilayout import build_image
 
-    def _descriptor(self, ref: ImageRef, media_type: str, blob: bytes) -> dict[str, object]:
-        return {"mediaType": media_type, "digest": self.push_blob(ref, blob), "size": len(blob)}
+        image = build_image(files, config)
+        for _, blob in image.blobs:
+            self.push_blob(ref, blob)
+        return self.put_manifest(ref, image.manifest, OCI_MANIFEST)
 
     # -- transport and auth ------------------------------------------------------------
 
@@ -417,26 +397,3 @@ class RegistryClient:
 
 def _error(ref: ImageRef, what: str, *, hint: str | None = None) -> RegistryError:
     return RegistryError(f"registry {ref.registry}, image {ref}: {what}", hint=hint)
-
-
-def _tar(files: Mapping[str, bytes]) -> bytes:
-    """A deterministic tar of ``files`` (parents as directories, mtime 0, root-owned)."""
-    clean = {name.strip("/"): data for name, data in files.items()}
-    if any(not path or ".." in path.split("/") for path in clean):
-        raise ValueError(f"invalid file names in image: {sorted(files)}")
-    dirs = {"/".join(p.split("/")[:i]) for p in clean for i in range(1, p.count("/") + 1)}
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for path in sorted(dirs | clean.keys()):  # a parent sorts before its children
-            info = tarfile.TarInfo(path)
-            if path in clean:
-                info.size, info.mode = len(clean[path]), 0o644
-                tar.addfile(info, io.BytesIO(clean[path]))
-            else:
-                info.type, info.mode = tarfile.DIRTYPE, 0o755
-                tar.addfile(info)
-    return buf.getvalue()
-
-
-def _canonical(obj: object) -> bytes:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
