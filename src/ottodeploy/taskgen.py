@@ -4,14 +4,16 @@
 no-op needs:
 
 1. Read the bytes of ``components.yaml`` and the environment's file and hash
-   them. When ``.ottodeploy/<env>/cascade.json`` holds the static cascade for
+   them with the tool's version and the deploy root's path (relative repo paths
+   resolve against it). When ``.ottodeploy/<env>/cascade.json`` holds the static cascade for
    that digest, use it; only otherwise validate the manifests (pydantic) and
    store the result.
 2. Resolve every source with one ``git ls-remote`` per repo, in parallel;
    versions of branch builds come from the version cache unless a SHA or a
    repo's tags changed. Should anything fail to resolve, the manifests are
    loaded properly so the error names the file, key and line.
-3. Compute every task's build key and variables (``cascade.plan_tasks``).
+3. Compute every task's build key (``cascade.plan_tasks``); a recipe's
+   variables are made only when it runs.
 
 Each doit task is up to date by its own record (``state.Records``), not by
 doit's database, so a killed run loses nothing that had finished. doit's
@@ -63,7 +65,8 @@ def default_env(root: DeployRoot, env: str | None) -> str:
 
 def _manifest_digest(root: DeployRoot, env: str) -> str | None:
     try:
-        return digest_text(__version__.encode(), root.components_file.read_bytes(),
+        return digest_text(__version__.encode(), str(root.path).encode(),
+                           root.components_file.read_bytes(),
                            root.env_file(env).read_bytes())
     except OSError:
         return None
