@@ -1,7 +1,7 @@
 """``inv ci-matrix``: the affected tasks of a CI run, in waves that respect the cascade.
 
 The expected sets and wave orders are worked out here from the cascade's known shape
-(``TASK_DEPS``, the same table test_cascade.py uses), never by asking the code under
+(``tests.cascade_model.TASK_DEPS``, the table test_cascade.py uses too), never by asking the code under
 test. Records come from real builds (``inv build``); lockfiles are written with the
 library's own writer holding the keys the cascade has now.
 """
@@ -17,34 +17,11 @@ from ottodeploy.errors import EXIT_BAD_INPUT
 from ottodeploy.lockfile import new_lockfile, write_new
 from ottodeploy.root import DeployRoot
 from ottodeploy.taskgen import load_cascade
+from tests.cascade_model import BRANCH, TASK_DEPS, upstream
 from tests.conftest import run_inv
 from tests.ecosystem import NAMES, Ecosystem
 
 GOLDEN = Path(__file__).parent / "golden"
-
-TASK_DEPS: dict[str, set[str]] = {
-    "tessellation_publish": set(),
-    "metakit_publish": {"tessellation_publish"},
-    "ottochain_assembly": {"tessellation_publish", "metakit_publish"},
-    "ottochain_image": {"ottochain_assembly", "tessellation_publish", "metakit_publish"},
-    "sdk_build": {"ottochain_assembly"},               # depends_on: [ottochain.assembly]
-    "services_image": {"sdk_build"},
-    "explorer_image": {"services_image"},
-    "monitoring_config": set(),
-}
-BRANCH = {"tessellation": "main", "metakit": "main", "ottochain": "develop", "sdk": "develop",
-          "services": "develop", "explorer": "develop", "monitoring": "develop"}
-
-
-def upstream(task: str) -> set[str]:
-    out: set[str] = set()
-    stack = list(TASK_DEPS[task])
-    while stack:
-        t = stack.pop()
-        if t not in out:
-            out.add(t)
-            stack.extend(TASK_DEPS[t])
-    return out
 
 
 def downstream_of(component: str) -> set[str]:
