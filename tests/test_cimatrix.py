@@ -1,8 +1,8 @@
 """``inv ci-matrix``: the affected tasks of a CI run, in waves that respect the cascade.
 
 The expected sets and wave orders are worked out here from the cascade's known shape
-(``tests.cascade_model.TASK_DEPS``, the table test_cascade.py uses too), never by asking the code under
-test. Records come from real builds (``inv build``); lockfiles are written with the
+(``tests.cascade_model.TASK_DEPS``, the table test_cascade.py uses too), never by asking
+the code under test. Records come from real builds (``inv build``); lockfiles are written with the
 library's own writer holding the keys the cascade has now.
 """
 
