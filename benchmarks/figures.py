@@ -26,6 +26,7 @@ PROJECT = Path(__file__).resolve().parent.parent
 DODO = PROJECT / "dodo.py"
 sys.path.insert(0, str(PROJECT))
 
+from tests.cascade_model import BRANCH, closure_of  # noqa: E402
 from tests.ecosystem import NAMES, Ecosystem, build_template  # noqa: E402
 from tests.gitrepos import GIT_ENV, GitRepo  # noqa: E402
 
@@ -166,34 +167,6 @@ def p0_resolve(ws: Workspace, runs: int) -> Figure:
                   ratio <= 1.0)
 
 
-FOLLOWS = {"tessellation": "main", "metakit": "main"}
-
-
-def _tasks_of(component: str) -> list[str]:
-    from tests.ecosystem import NAMES as _  # noqa: F401  (keeps the import graph obvious)
-
-    return {"ottochain": ["ottochain_assembly", "ottochain_image"], "sdk": ["sdk_build"],
-            "services": ["services_image"], "explorer": ["explorer_image"],
-            "monitoring": ["monitoring_config"]}.get(component, [f"{component}_publish"])
-
-
-def _downstream(ws: Workspace, components: Iterable[str]) -> set[str]:
-    from ottodeploy.root import DeployRoot
-    from ottodeploy.taskgen import load_static
-
-    static = load_static(DeployRoot(ws.eco.root), "scratch")
-    deps = {t.task: set(t.deps) for t in static.tasks}
-    out = {t for c in components for t in _tasks_of(c)}
-    changed = True
-    while changed:
-        changed = False
-        for task, ds in deps.items():
-            if task not in out and ds & out:
-                out.add(task)
-                changed = True
-    return out
-
-
 def p2_exactness(ws: Workspace, random_sets: int) -> Figure:
     ws.build("env=scratch")
     rng = random.Random(20261128)
@@ -204,9 +177,9 @@ def p2_exactness(ws: Workspace, random_sets: int) -> Figure:
         for c in changed:
             repo: GitRepo = ws.eco.repos[c]
             repo.commit(f"fix: change {i} in {c}", {f"change-{i}.txt": str(i)},
-                        branch=FOLLOWS.get(c, "develop"))
+                        branch=BRANCH[c])
         rebuilt = ws.build("env=scratch")
-        expected = _downstream(ws, changed)
+        expected = closure_of(changed)
         if set(rebuilt) == expected and len(rebuilt) == len(set(rebuilt)):
             exact += 1
         else:
@@ -321,7 +294,7 @@ def _serial_full_rebuild(ws: Workspace) -> float:
     start = time.perf_counter()
     for component, artifact in ARTIFACTS:
         dest = work / f"{component}-{artifact}"
-        subprocess.run(["git", "clone", "--quiet", "--branch", FOLLOWS.get(component, "develop"),
+        subprocess.run(["git", "clone", "--quiet", "--branch", BRANCH[component],
                         ws.eco.urls[component], str(dest)], check=True)
         subprocess.run(["python3", "build.py", artifact], cwd=dest, check=True,
                        stdout=subprocess.DEVNULL,
