@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from invoke import Collection, task
 
 from ottodeploy.app import guarded, print_json, say
-from ottodeploy.root import DeployRoot
-
-HERE = Path(__file__).resolve().parent.parent
-
-
-def root() -> DeployRoot:
-    return DeployRoot.locate(HERE)
+from tasks import root  # defined before tasks/__init__.py imports this module
 
 
 @task(help={"repo": "the repository (default: the deploy repo)",
