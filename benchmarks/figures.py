@@ -191,7 +191,7 @@ def p2_exactness(ws: Workspace, random_sets: int) -> Figure:
 
 
 def p3_parallel(ws: Workspace) -> Figure:
-    from ottodeploy.graph import build_graph
+    from ottodeploy.core.graph import build_graph
     from ottodeploy.manifests import component_specs, load_components
     from ottodeploy.root import DeployRoot
 

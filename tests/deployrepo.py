@@ -18,8 +18,9 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from ottodeploy.core.imageref import parse_image_ref
 from ottodeploy.lockfile import new_lockfile, write_new
-from ottodeploy.registry import RegistryClient, parse_image_ref
+from ottodeploy.registry import RegistryClient
 from ottodeploy.root import DeployRoot
 from tests.conftest import PROJECT, Result, run_inv
 from tests.ecosystem import Ecosystem

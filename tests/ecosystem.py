@@ -52,7 +52,8 @@ out.mkdir(exist_ok=True)
 (out / f"{art}.txt").write_text(json.dumps(record))
 (out / f"{task}-{head[:7]}.jar").write_text("jar " + head)
 if os.environ.get("OTTO_TEST_PUSH") == "1" and os.environ.get("OTTO_IMAGE"):
-    from ottodeploy.registry import RegistryClient, parse_image_ref
+    from ottodeploy.core.imageref import parse_image_ref
+    from ottodeploy.registry import RegistryClient
     with RegistryClient() as client:
         content = f"{task} {os.environ['OTTO_ENV']} {os.environ['OTTO_KEY']}".encode()
         record["digest"] = client.push_image(parse_image_ref(os.environ["OTTO_IMAGE"]),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from ottodeploy.errors import EXIT_BAD_INPUT, EXIT_FAILED
+from ottodeploy.core.errors import EXIT_BAD_INPUT, EXIT_FAILED
 from tests.deployrepo import (
     branches,
     cli,

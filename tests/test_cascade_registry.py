@@ -21,7 +21,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from ottodeploy.registry import RegistryClient, parse_image_ref
+from ottodeploy.core.imageref import parse_image_ref
+from ottodeploy.registry import RegistryClient
 from ottodeploy.state import Records
 from tests.conftest import PROJECT, run_inv
 from tests.ecosystem import Ecosystem

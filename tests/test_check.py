@@ -11,7 +11,7 @@ import pytest
 
 import ottodeploy.git
 import ottodeploy.resolve
-from ottodeploy.errors import EXIT_FAILED
+from ottodeploy.core.errors import EXIT_FAILED
 from tests.conftest import run_inv
 from tests.ecosystem import VERSION_ENV, Ecosystem
 

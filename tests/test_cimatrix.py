@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ottodeploy.errors import EXIT_BAD_INPUT
+from ottodeploy.core.errors import EXIT_BAD_INPUT
 from ottodeploy.lockfile import new_lockfile, write_new
 from ottodeploy.root import DeployRoot
 from ottodeploy.taskgen import load_cascade

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import semver
 
-from ottodeploy.commits import (
+from ottodeploy.core.commits import (
     DEFAULT_TYPES,
     ConventionalCommit,
     Effect,

@@ -172,7 +172,8 @@ def test_local_deploy_runs_every_stage_and_locks_the_exact_state(
 def test_with_a_registry_images_are_deployed_and_locked_by_digest(
         eco: Ecosystem, registry: str, server: ServiceServer,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from ottodeploy.registry import RegistryClient, parse_image_ref
+    from ottodeploy.core.imageref import parse_image_ref
+    from ottodeploy.registry import RegistryClient
 
     eco.write("manifests/components.yaml", eco.components_text(registry=registry, cache=True))
     configure(eco, server.port)

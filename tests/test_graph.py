@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import pytest
 
-from ottodeploy.graph import ArtifactGraph, ComponentSpec, GraphError, build_graph, task_name
+from ottodeploy.core.graph import ArtifactGraph, ComponentSpec, GraphError, build_graph, task_name
 
 
 def spec(name: str, depends_on: Sequence[str] = (),

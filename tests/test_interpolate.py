@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ottodeploy.interpolate import InterpolationError, references, render
+from ottodeploy.core.interpolate import InterpolationError, references, render
 
 PLAIN = frozenset({"host", "services_host"})
 VALUES = {

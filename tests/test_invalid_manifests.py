@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from ottodeploy.errors import EXIT_BAD_INPUT, LockfileError
+from ottodeploy.core.errors import EXIT_BAD_INPUT, LockfileError
 from ottodeploy.manifests import load_lockfile
 from ottodeploy.root import DeployRoot
 from tests.conftest import Result, run_inv

@@ -7,8 +7,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from ottodeploy.manifests import check_environment, validate
-from ottodeploy.models import (
+from ottodeploy.core.models import (
     Artifact,
     CompatibilityFile,
     Component,
@@ -20,6 +19,7 @@ from ottodeploy.models import (
     SmokeCheck,
     Source,
 )
+from ottodeploy.manifests import check_environment, validate
 from ottodeploy.yamlfile import parse
 
 SHA = "9c6f98eccd2496a530e745e16e113dc0504c621e"

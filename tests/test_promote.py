@@ -19,7 +19,7 @@ import pytest
 
 import ottodeploy.github
 import ottodeploy.promote
-from ottodeploy.errors import EXIT_BAD_INPUT, EXIT_FAILED
+from ottodeploy.core.errors import EXIT_BAD_INPUT, EXIT_FAILED
 from tests.conftest import PROJECT
 from tests.deployrepo import (
     branches,

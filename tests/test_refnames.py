@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from ottodeploy.refnames import is_sha, ref_problem, repo_problem
+from ottodeploy.core.refnames import is_sha, ref_problem, repo_problem
 
 
 def git_accepts(ref: str) -> bool:

@@ -10,19 +10,16 @@ import time
 import pytest
 
 from ottodeploy.cascade import image_tag, ref_slug
-from ottodeploy.errors import RegistryError
+from ottodeploy.core.errors import RegistryError
+from ottodeploy.core.imageref import ImageRef, is_loopback, parse_image_ref, sha256_digest
 from ottodeploy.registry import (
     DOCKER_LIST,
     DOCKER_MANIFEST,
     OCI_INDEX,
     OCI_MANIFEST,
-    ImageRef,
     RegistryClient,
     credentials_hint,
-    is_loopback,
-    parse_image_ref,
     registry_credentials,
-    sha256_digest,
 )
 from tests.servers import HttpRecorder, RecordedRequest, Response, free_port
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from ottodeploy.errors import EXIT_BAD_INPUT, EXIT_FAILED
+from ottodeploy.core.errors import EXIT_BAD_INPUT, EXIT_FAILED
 from tests.conftest import Result, run_inv
 from tests.ecosystem import Ecosystem
 from tests.gitrepos import GitRepo, git

@@ -21,7 +21,7 @@ import pytest
 
 import ottodeploy.git
 import ottodeploy.resolve
-from ottodeploy.errors import EXIT_BAD_INPUT, EXIT_FAILED
+from ottodeploy.core.errors import EXIT_BAD_INPUT, EXIT_FAILED
 from ottodeploy.git import Mirror, RemoteRefs
 from ottodeploy.manifests import load_project
 from ottodeploy.process import Completed

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import semver
 
-from ottodeploy.versions import (
+from ottodeploy.core.versions import (
     Range,
     best_tag,
     bump_version,

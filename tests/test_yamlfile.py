@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from ottodeploy.errors import ManifestError
+from ottodeploy.core.errors import ManifestError
 from ottodeploy.yamlfile import MAX_BYTES, MAX_DEPTH, load, parse
 
 

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ApprovalError, GitError, UsageError
+from .core.errors import ApprovalError, GitError, UsageError
 from .git import git
 from .lockfile import LockedFile
 from .root import DeployRoot
@@ -96,7 +96,7 @@ def parse_person(text: str) -> tuple[str, str]:
 
 def approve(root: DeployRoot, branch: str, by: str) -> str:
     """Merge the promotion ``branch`` with an ``Approved-by`` trailer; returns the merge SHA."""
-    from .refnames import ref_problem
+    from .core.refnames import ref_problem
 
     name, email = parse_person(by)
     if (problem := ref_problem(branch)) or not branch.startswith("promote/"):

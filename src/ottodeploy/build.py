@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from .cascade import TaskSpec, variables
-from .errors import OttodeployError, RegistryError
+from .core.errors import OttodeployError, RegistryError
 from .git import Mirror
 from .process import stream
 from .state import Record, Records, outputs_present
@@ -218,7 +218,7 @@ def _collect_outputs(spec: TaskSpec, checkout: Path, out_dir: Path) -> list[str]
 
 
 def _verify_released(ctx: BuildContext, spec: TaskSpec) -> str:
-    from .registry import parse_image_ref
+    from .core.imageref import parse_image_ref
 
     assert spec.image_ref is not None
     ref = parse_image_ref(spec.image_ref)
@@ -236,7 +236,7 @@ def _verify_released(ctx: BuildContext, spec: TaskSpec) -> str:
 
 
 def _retag(ctx: BuildContext, spec: TaskSpec, digest: str) -> str | None:
-    from .registry import parse_image_ref
+    from .core.imageref import parse_image_ref
 
     assert spec.image_ref is not None
     ref = parse_image_ref(spec.image_ref)
@@ -249,7 +249,7 @@ def _retag(ctx: BuildContext, spec: TaskSpec, digest: str) -> str | None:
 
 
 def _from_cache(ctx: BuildContext, spec: TaskSpec) -> str | None:
-    from .registry import parse_image_ref
+    from .core.imageref import parse_image_ref
 
     assert spec.image_ref is not None
     ref = parse_image_ref(spec.image_ref)
@@ -268,7 +268,7 @@ def _from_cache(ctx: BuildContext, spec: TaskSpec) -> str | None:
 
 
 def _publish_cache_tag(ctx: BuildContext, spec: TaskSpec) -> str | None:
-    from .registry import parse_image_ref
+    from .core.imageref import parse_image_ref
 
     assert spec.image_ref is not None
     ref = parse_image_ref(spec.image_ref)

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
-from .interpolate import render
+from .core.interpolate import render
 from .resolve import ResolvedSource, SourceRequest
 
 if TYPE_CHECKING:

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .graph import ArtifactGraph
+from .core.graph import ArtifactGraph
 from .lockfile import LockedFile, locate, read
 from .plan import plan
 from .root import DeployRoot

@@ -23,12 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .cascade import var_name, variables
-from .compat import violations
-from .errors import BuildError, CompatibilityError, DeployError
+from .core.compat import violations
+from .core.errors import BuildError, CompatibilityError, DeployError
+from .core.models import Lockfile
 from .inventory import Host, Inventory, inventory
 from .lockfile import LockedFile, new_lockfile, write_new
 from .manifests import Project, load_compatibility, load_hosts, load_project
-from .models import Lockfile
 from .resolve import Resolution, resolve
 from .root import DeployRoot
 from .smoke import SmokeResult, run_checks
@@ -94,7 +94,7 @@ def deploy(root: DeployRoot, env: str, *, say: Say, dry_run: bool = False,
 
 def resolution_of(project: Project, replay: LockedFile) -> Resolution:
     """The lockfile's exact sources, checked against the environment's current sources."""
-    from .errors import LockfileError
+    from .core.errors import LockfileError
     from .git import Mirror, repo_url
     from .resolve import ResolvedSource, branch_version, parallel
     from .yamlfile import load
@@ -166,7 +166,7 @@ def _steps_plan(project: Project, hosts: Inventory) -> list[tuple[str, Host, str
         targets = list(hosts.nodes) if spec.on == "nodes" else (
             [hosts.services_host] if hosts.services_host else [])
         if not targets:
-            from .errors import BadInput
+            from .core.errors import BadInput
 
             env = project.environment.name
             key = "nodes" if spec.on == "nodes" else "services_host"

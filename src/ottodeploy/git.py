@@ -26,8 +26,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from .errors import GitError, ResolveError
-from .process import Completed, ProcessFailed, run
+from .core.errors import GitError, ProcessFailed, ResolveError
+from .process import Completed, run
 
 GITHUB = "https://github.com/{}.git"
 _OWNER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9._-]+")
@@ -216,7 +216,7 @@ class Mirror:
         is returned so the caller can choose the highest version. No tag gives
         ``([], number of commits)``.
         """
-        from .versions import tag_version
+        from .core.versions import tag_version
 
         exclude: list[str] = []
         while True:

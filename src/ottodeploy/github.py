@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import OttodeployError
+from .core.errors import OttodeployError
 from .redact import redact
 
 ATTEMPTS = 3

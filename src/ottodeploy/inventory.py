@@ -17,8 +17,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .errors import BadInput
-from .models import Environment, HostsFile
+from .core.errors import BadInput
+from .core.models import Environment, HostsFile
 
 
 @dataclass(frozen=True)

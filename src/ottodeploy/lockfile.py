@@ -22,8 +22,8 @@ from typing import Any
 import yaml
 
 from . import __version__, atomicfile
-from .errors import UsageError
-from .models import Lockfile
+from .core.errors import UsageError
+from .core.models import Lockfile
 from .root import DeployRoot
 
 _NAME = re.compile(r"[a-z][a-z0-9-]*-\d{4}-\d\d-\d\d-\d{4}(-\d+)?\.yaml")

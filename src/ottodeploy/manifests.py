@@ -25,10 +25,10 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from .errors import ManifestError, Problem, UsageError
-from .graph import ArtifactGraph, ComponentSpec, GraphError, build_graph
-from .interpolate import references
-from .models import (
+from .core.errors import ManifestError, Problem, UsageError
+from .core.graph import ArtifactGraph, ComponentSpec, GraphError, build_graph
+from .core.interpolate import references
+from .core.models import (
     SMOKE_PLAIN_NAMES,
     CompatibilityFile,
     ComponentsFile,
@@ -272,7 +272,7 @@ def check_environment(env: Environment, doc: Document, components: ComponentsFil
 def _unknown_refs(doc: Document, path: tuple[str | int, ...], text: str,
                   sources: Mapping[str, object],
                   plain: frozenset[str] = frozenset()) -> list[Problem]:
-    from .interpolate import InterpolationError
+    from .core.interpolate import InterpolationError
 
     try:
         refs = references(text, plain=plain)
@@ -307,7 +307,7 @@ def load_hosts(root: DeployRoot) -> HostsFile | None:
 
 
 def load_lockfile(root: DeployRoot, path: Path) -> Lockfile:
-    from .errors import LockfileError
+    from .core.errors import LockfileError
 
     try:
         return load_file(root, path, Lockfile)[0]

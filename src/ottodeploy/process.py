@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from .errors import OttodeployError
+from .core.errors import OttodeployError, ProcessFailed
 from .redact import redact
 
 log = logging.getLogger("ottodeploy.process")
@@ -34,19 +34,15 @@ class Completed(NamedTuple):
     stderr: str
 
 
-class ProcessFailed(OttodeployError):
-    def __init__(self, args: Sequence[str], cwd: Path | None, returncode: int | None,
-                 output: str, *, what: str | None = None) -> None:
-        self.args_run = tuple(args)
-        self.returncode = returncode
-        self.output = output
-        status = "timed out" if returncode is None else f"exit {returncode}"
-        lead = what or "command failed"
-        tail = "\n".join(output.strip().splitlines()[-_TAIL_LINES:])
-        text = f"{lead} ({status}): {describe(args, cwd)}"
-        if tail:
-            text += "\n" + "\n".join(f"  | {ln}" for ln in tail.splitlines())
-        super().__init__(redact(text))
+def failed(args: Sequence[str], cwd: Path | None, returncode: int | None, output: str, *,
+           what: str | None = None) -> ProcessFailed:
+    """The ``ProcessFailed`` for a command: what ran, where, its status and output's tail."""
+    status = "timed out" if returncode is None else f"exit {returncode}"
+    tail = "\n".join(output.strip().splitlines()[-_TAIL_LINES:])
+    text = f"{what or 'command failed'} ({status}): {describe(args, cwd)}"
+    if tail:
+        text += "\n" + "\n".join(f"  | {ln}" for ln in tail.splitlines())
+    return ProcessFailed(redact(text), args=tuple(args), returncode=returncode, output=output)
 
 
 def describe(args: Sequence[str], cwd: Path | None = None) -> str:
@@ -71,13 +67,13 @@ def run(args: Sequence[str], *, cwd: Path | None = None, env: Mapping[str, str] 
         )
     except subprocess.TimeoutExpired as exc:
         out = _text(exc.stderr) or _text(exc.stdout)
-        raise ProcessFailed(args, cwd, None, out, what=what) from None
+        raise failed(args, cwd, None, out, what=what) from None
     except FileNotFoundError:
         raise OttodeployError(f"{args[0]}: command not found (needed for {describe(args, cwd)})") \
             from None
     done = Completed(tuple(args), proc.returncode, proc.stdout, proc.stderr)
     if check and proc.returncode != 0:
-        raise ProcessFailed(args, cwd, proc.returncode, proc.stderr or proc.stdout, what=what)
+        raise failed(args, cwd, proc.returncode, proc.stderr or proc.stdout, what=what)
     return done
 
 

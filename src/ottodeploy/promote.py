@@ -25,9 +25,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .compat import violations
+from .core.compat import violations
+from .core.errors import CompatibilityError, GitError, PromotionError
 from .editing import PinKind, set_pins
-from .errors import CompatibilityError, GitError, PromotionError
 from .git import commit_on_new_branch, current_branch, git, repo_url, show_file, toplevel
 from .lockfile import LockedFile, newest_healthy
 from .manifests import load_compatibility, load_components
@@ -66,8 +66,8 @@ def _pin_text(source: Mapping[str, object]) -> str:
 
 def promote(root: DeployRoot, from_env: str, to_env: str, *, say: Say, allow_sha: bool = False,
             lockfile: LockedFile | None = None) -> Promotion:
+    from .core.models import Environment
     from .manifests import check_environment, validate
-    from .models import Environment
 
     check_env_name(to_env)
     if lockfile is None:
@@ -103,7 +103,7 @@ def promote(root: DeployRoot, from_env: str, to_env: str, *, say: Say, allow_sha
     new_env = validate(Environment, new_doc)
     problems = check_environment(new_env, new_doc, components, expected_name=to_env)
     if problems:
-        from .errors import ManifestError
+        from .core.errors import ManifestError
 
         raise ManifestError(path, problems, hint="the promoted manifest would not be valid")
     # the versions the promoted manifest will say (a version pin is the tag written, which
@@ -159,7 +159,7 @@ def _committed(top: Path, path: str, env: str) -> str:
 
 def _pins(root: DeployRoot, mode: str, names: list[str], lockfile: LockedFile,
           allow_sha: bool) -> dict[str, tuple[PinKind, str]]:
-    from .versions import best_tag
+    from .core.versions import best_tag
 
     locked = lockfile.lock.sources
     if mode == "branch":

@@ -23,21 +23,20 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import hashlib
-import ipaddress
 import json
 import os
 import re
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
 
-from ottodeploy.errors import RegistryError
-from ottodeploy.redact import redact
+from .core.errors import RegistryError
+from .core.imageref import DOCKER_HUB, ImageRef, is_loopback, sha256_digest
+from .redact import redact
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -46,97 +45,9 @@ DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 MANIFEST_TYPES = (OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST)
 ACCEPT = ", ".join(MANIFEST_TYPES)
 
-DOCKER_HUB = "docker.io"
-_DOCKER_HUB_API = "registry-1.docker.io"
-_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
-_DIGEST = re.compile(r"[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[A-Fa-f0-9]{32,}")
-_PATH_COMPONENT = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")
-_REGISTRY = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::\d+)?")
+DOCKER_HUB_API = "registry-1.docker.io"
 _CHALLENGE_PARAM = re.compile(r'(\w+)=(?:"([^"]*)"|([^\s,]+))')
 _ERRNO = re.compile(r"\[Errno -?\d+\] [^'\")\]]+")
-
-
-@dataclass(frozen=True)
-class ImageRef:
-    """A parsed image reference; ``str()`` gives the full form with the registry."""
-
-    registry: str
-    repository: str
-    tag: str | None = None
-    digest: str | None = None
-
-    def __str__(self) -> str:
-        text = f"{self.registry}/{self.repository}"
-        if self.tag:
-            text += f":{self.tag}"
-        if self.digest:
-            text += f"@{self.digest}"
-        return text
-
-    @property
-    def reference(self) -> str:
-        """What goes after ``/manifests/``: the digest, else the tag, else ``latest``."""
-        return self.digest or self.tag or "latest"
-
-    def with_tag(self, tag: str) -> ImageRef:
-        """The same repository under ``tag`` (any digest is dropped: it named other bytes)."""
-        if not _TAG.fullmatch(tag):
-            raise ValueError(f"invalid image tag {tag!r} (allowed: [A-Za-z0-9_][A-Za-z0-9_.-]*)")
-        return replace(self, tag=tag, digest=None)
-
-    def with_digest(self, digest: str) -> ImageRef:
-        """The same reference pinned to ``digest`` (kept tag is informative only)."""
-        if not _DIGEST.fullmatch(digest):
-            raise ValueError(f"invalid digest {digest!r}")
-        return replace(self, digest=digest)
-
-
-def parse_image_ref(text: str) -> ImageRef:
-    """Parse ``[registry/]name[:tag][@digest]`` the way Docker does; ValueError if malformed."""
-    rest, digest = text.strip(), None
-    if "@" in rest:
-        rest, digest = rest.split("@", 1)
-        if not _DIGEST.fullmatch(digest):
-            raise ValueError(f"invalid digest in image reference {text!r}")
-    first, slash, remainder = rest.partition("/")
-    if slash and ("." in first or ":" in first or first == "localhost"):
-        registry, name = first, remainder
-        if not _REGISTRY.fullmatch(registry):
-            raise ValueError(f"invalid registry {registry!r} in image reference {text!r}")
-    else:
-        registry, name = DOCKER_HUB, rest
-    tag = None
-    if ":" in name:
-        name, tag = name.rsplit(":", 1)
-        if not _TAG.fullmatch(tag):
-            raise ValueError(f"invalid tag {tag!r} in image reference {text!r}")
-    if not name or not all(_PATH_COMPONENT.fullmatch(p) for p in name.split("/")):
-        raise ValueError(
-            f"invalid image reference {text!r} "
-            "(expected [registry/]name[:tag][@digest], lowercase name)"
-        )
-    if registry == DOCKER_HUB and "/" not in name:
-        name = f"library/{name}"
-    if len(name) > 255:
-        raise ValueError(f"image name longer than 255 characters in {text!r}")
-    return ImageRef(registry, name, tag, digest)
-
-
-def sha256_digest(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def is_loopback(registry: str) -> bool:
-    """True for ``localhost``, ``127.0.0.0/8`` and ``[::1]``, with any port."""
-    host = registry.rsplit(":", 1)[0] if not registry.endswith("]") else registry
-    if host.startswith("["):
-        host = host[1:].split("]", 1)[0]
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def registry_credentials(registry: str, env: Mapping[str, str]) -> tuple[str, str] | None:
@@ -278,7 +189,7 @@ class RegistryClient:
 
     def _base(self, ref: ImageRef) -> str:
         scheme = "http" if is_loopback(ref.registry) else "https"
-        host = _DOCKER_HUB_API if ref.registry == DOCKER_HUB else ref.registry
+        host = DOCKER_HUB_API if ref.registry == DOCKER_HUB else ref.registry
         return f"{scheme}://{host}/v2/{ref.repository}/"
 
     def _call(

@@ -36,8 +36,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .commits import NextVersion, is_merge, lint_message, next_version
-from .errors import CompatibilityError, GitError, ManifestError, OttodeployError, UsageError
+from .core.commits import NextVersion, is_merge, lint_message, next_version
+from .core.errors import (
+    BumpError,
+    CommitLintFailed,
+    CompatibilityError,
+    GitError,
+    ManifestError,
+    UsageError,
+)
+from .core.versions import best_tag, normalize_version, tag_version
 from .git import (
     Mirror,
     commit_on_new_branch,
@@ -50,20 +58,11 @@ from .git import (
 )
 from .process import Completed
 from .root import DeployRoot, check_env_name
-from .versions import best_tag, normalize_version, tag_version
 
 Say = Callable[[str], None]
 _RECORD = "\x1e"
 _FIELD = "\x00"
 _ADDRESS = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://|[^/\s]+@[^/\s:]+:")
-
-
-class CommitLintFailed(OttodeployError):
-    """Commits in the range are not conventional (exit 1); each is listed."""
-
-
-class BumpError(OttodeployError):
-    """A bump cannot be committed (no git repository, a branch in the way)."""
 
 
 # --- repositories ----------------------------------------------------------------------------
@@ -287,10 +286,10 @@ class Bump:
 
 def bump(root: DeployRoot, env: str, component: str, version: str, *, say: Say) -> Bump:
     """Pin ``component`` at ``version`` in ``env`` on a new branch (module docstring)."""
-    from .compat import violations
+    from .core.compat import violations
+    from .core.models import Environment
     from .editing import set_pins
     from .manifests import check_environment, load_compatibility, load_project, validate
-    from .models import Environment
     from .yamlfile import parse
 
     check_env_name(env)

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, NamedTuple, TypeVar
 
 from . import atomicfile
-from .errors import RefNotFound, ResolveError
+from .core.errors import RefNotFound, ResolveError
 from .git import AmbiguousRef, Mirror, RemoteRefs, ls_remote, repo_url
 
 if TYPE_CHECKING:
@@ -123,7 +123,7 @@ def strip_v(text: str) -> str:
 
 def branch_version(mirror: Mirror, sha: str) -> str:
     """SPEC §3's version of a branch build at ``sha`` (needs the commit in the mirror)."""
-    from .versions import best_tag, dev_version
+    from .core.versions import best_tag, dev_version
 
     tags, count = mirror.describe(sha)
     best = best_tag(tags)
@@ -256,7 +256,7 @@ def _close_refs(ref: str, refs: RemoteRefs) -> str | None:
 
 
 def _latest_tags(refs: RemoteRefs) -> str | None:
-    from .versions import tag_version
+    from .core.versions import tag_version
 
     tagged = [(v, t) for t in refs.tags if (v := tag_version(t)) is not None]
     if not tagged:

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import NamedTuple
 
-from .errors import UsageError
+from .core.errors import UsageError
 
 _ENV_NAME = re.compile(r"[a-z][a-z0-9-]*")
 

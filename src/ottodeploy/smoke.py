@@ -17,9 +17,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .interpolate import render
+from .core.interpolate import render
+from .core.models import SmokeCheck
 from .inventory import Inventory
-from .models import SmokeCheck
 from .resolve import parallel
 
 REQUEST_TIMEOUT = 5.0

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from . import atomicfile
-from .errors import LockHeld
+from .core.errors import LockHeld
 
 
 class Record(NamedTuple):

@@ -21,9 +21,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .core.errors import ProcessFailed
+from .core.models import SshOptions
 from .inventory import Host
-from .models import SshOptions
-from .process import ProcessFailed, run, stream
+from .process import run, stream
 
 
 @dataclass(frozen=True)

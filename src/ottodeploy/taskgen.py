@@ -34,7 +34,7 @@ from typing import Any, NamedTuple
 from . import __version__, atomicfile
 from .build import BuildContext, Outcome, run_task, up_to_date
 from .cascade import StaticCascade, TaskSpec, digest_text, plan_tasks
-from .errors import OttodeployError, UsageError
+from .core.errors import OttodeployError, UsageError
 from .redact import redact, secret_values
 from .resolve import Resolution, resolve_requests
 from .root import DeployRoot, check_env_name

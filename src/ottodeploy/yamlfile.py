@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from .errors import ManifestError, Problem
+from .core.errors import ManifestError, Problem
 
 MAX_BYTES = 1_000_000
 MAX_DEPTH = 64

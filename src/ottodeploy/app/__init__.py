@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
-from ..errors import OttodeployError
+from ..core.errors import OttodeployError
 from ..redact import redact
 
 P = ParamSpec("P")

@@ -7,7 +7,7 @@ same records what would run and why, and builds nothing.
 
 from __future__ import annotations
 
-from ..errors import BuildError
+from ..core.errors import BuildError
 from ..plan import Plan, plan
 from ..root import DeployRoot
 from ..state import Records

@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..compat import Violation, violations
-from ..errors import CompatibilityError
+from ..core.compat import Violation, violations
+from ..core.errors import CompatibilityError
 from ..manifests import load_compatibility, load_hosts, load_project
 from ..resolve import Resolution, resolve
 from ..root import DeployRoot
@@ -52,7 +52,7 @@ def check(root: DeployRoot, env: str, *, offline: bool = False) -> CheckReport:
         report.stages["refs"] = "skipped"
         report.details["refs"] = "--offline: no repo was contacted"
         if environment.mode == "version":
-            from ..versions import normalize_version
+            from ..core.versions import normalize_version
 
             versions = {n: normalize_version(s.version) for n, s in environment.sources.items()
                         if s.version is not None}

@@ -15,8 +15,8 @@ import calendar
 import time
 from typing import TYPE_CHECKING, Any
 
+from ..core.errors import DeployError, PromotionError
 from ..deploy import DeployReport, Say, deploy
-from ..errors import DeployError, PromotionError
 from ..lockfile import LockedFile, current, history, locate, mark_failed, newest_healthy, read
 from ..root import DeployRoot, check_env_name
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ..models import CompatibilityFile, ComponentsFile, Environment, HostsFile, Lockfile
+from ..core.models import CompatibilityFile, ComponentsFile, Environment, HostsFile, Lockfile
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 ID_PREFIX = "urn:ottodeploy:schema:"

@@ -33,7 +33,7 @@ from typing import Literal
 
 import semver
 
-from ottodeploy.versions import bump_version
+from .versions import bump_version
 
 Effect = Literal["major", "minor", "patch", "none"]
 

@@ -137,3 +137,22 @@ class ApprovalError(OttodeployError):
 
 class PromotionError(OttodeployError):
     """A promotion cannot be made (no healthy lockfile, untagged SHA, ...)."""
+
+
+class ProcessFailed(OttodeployError):
+    """A command exited non-zero or timed out; the message says what ran, where, and its tail."""
+
+    def __init__(self, message: str, *, args: tuple[str, ...], returncode: int | None,
+                 output: str) -> None:
+        super().__init__(message)
+        self.args_run = args
+        self.returncode = returncode
+        self.output = output
+
+
+class CommitLintFailed(OttodeployError):
+    """Commits in the range are not conventional (exit 1); each is listed."""
+
+
+class BumpError(OttodeployError):
+    """A bump cannot be committed (no git repository, a branch in the way)."""

@@ -1,0 +1,102 @@
+"""Image references as Docker reads them: ``[registry/]name[:tag][@digest]``.
+
+A first path component holding a ``.`` or ``:`` (or ``localhost``) names the
+registry, otherwise the image lives on docker.io and a single name gets
+``library/``. Loopback registries (``localhost``, ``127.0.0.0/8``, ``[::1]``)
+are spoken to over plain HTTP, as Docker does; ``is_loopback`` says which.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import re
+from dataclasses import dataclass, replace
+
+DOCKER_HUB = "docker.io"
+_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+_DIGEST = re.compile(r"[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[A-Fa-f0-9]{32,}")
+_PATH_COMPONENT = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")
+_REGISTRY = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::\d+)?")
+
+@dataclass(frozen=True)
+class ImageRef:
+    """A parsed image reference; ``str()`` gives the full form with the registry."""
+
+    registry: str
+    repository: str
+    tag: str | None = None
+    digest: str | None = None
+
+    def __str__(self) -> str:
+        text = f"{self.registry}/{self.repository}"
+        if self.tag:
+            text += f":{self.tag}"
+        if self.digest:
+            text += f"@{self.digest}"
+        return text
+
+    @property
+    def reference(self) -> str:
+        """What goes after ``/manifests/``: the digest, else the tag, else ``latest``."""
+        return self.digest or self.tag or "latest"
+
+    def with_tag(self, tag: str) -> ImageRef:
+        """The same repository under ``tag`` (any digest is dropped: it named other bytes)."""
+        if not _TAG.fullmatch(tag):
+            raise ValueError(f"invalid image tag {tag!r} (allowed: [A-Za-z0-9_][A-Za-z0-9_.-]*)")
+        return replace(self, tag=tag, digest=None)
+
+    def with_digest(self, digest: str) -> ImageRef:
+        """The same reference pinned to ``digest`` (kept tag is informative only)."""
+        if not _DIGEST.fullmatch(digest):
+            raise ValueError(f"invalid digest {digest!r}")
+        return replace(self, digest=digest)
+
+
+def parse_image_ref(text: str) -> ImageRef:
+    """Parse ``[registry/]name[:tag][@digest]`` the way Docker does; ValueError if malformed."""
+    rest, digest = text.strip(), None
+    if "@" in rest:
+        rest, digest = rest.split("@", 1)
+        if not _DIGEST.fullmatch(digest):
+            raise ValueError(f"invalid digest in image reference {text!r}")
+    first, slash, remainder = rest.partition("/")
+    if slash and ("." in first or ":" in first or first == "localhost"):
+        registry, name = first, remainder
+        if not _REGISTRY.fullmatch(registry):
+            raise ValueError(f"invalid registry {registry!r} in image reference {text!r}")
+    else:
+        registry, name = DOCKER_HUB, rest
+    tag = None
+    if ":" in name:
+        name, tag = name.rsplit(":", 1)
+        if not _TAG.fullmatch(tag):
+            raise ValueError(f"invalid tag {tag!r} in image reference {text!r}")
+    if not name or not all(_PATH_COMPONENT.fullmatch(p) for p in name.split("/")):
+        raise ValueError(
+            f"invalid image reference {text!r} "
+            "(expected [registry/]name[:tag][@digest], lowercase name)"
+        )
+    if registry == DOCKER_HUB and "/" not in name:
+        name = f"library/{name}"
+    if len(name) > 255:
+        raise ValueError(f"image name longer than 255 characters in {text!r}")
+    return ImageRef(registry, name, tag, digest)
+
+
+def sha256_digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def is_loopback(registry: str) -> bool:
+    """True for ``localhost``, ``127.0.0.0/8`` and ``[::1]``, with any port."""
+    host = registry.rsplit(":", 1)[0] if not registry.endswith("]") else registry
+    if host.startswith("["):
+        host = host[1:].split("]", 1)[0]
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
