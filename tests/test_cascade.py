@@ -7,7 +7,7 @@ before it ran, start/end times), so ``eco.built()`` is the exact list of recipes
 The expected rebuild sets are computed here from the known shape of the cascade
 (``TASK_DEPS``), never by asking the code under test.
 
-Most builds run doit in this process (``load_cascade`` + ``run_doit``, or ``inv build``);
+Most builds run doit in this process (``open_environment`` + ``engine.run``, or ``inv build``);
 the doit command line itself (exit codes, ``-f`` from another directory, kill -9) runs as
 a subprocess.
 """
@@ -29,9 +29,11 @@ from typing import Any
 
 import pytest
 
+from ottodeploy import engine
+from ottodeploy.cli.console import ConsoleReporter
+from ottodeploy.environment import open_environment
 from ottodeploy.root import DeployRoot
 from ottodeploy.state import Records
-from ottodeploy.taskgen import load_cascade, run_doit
 from tests.cascade_model import (  # noqa: F401  (re-exported to the registry tests)
     ALL_TASKS,
     BRANCH,
@@ -71,8 +73,8 @@ class Run:
 def build(eco: Ecosystem, env: str = "scratch", tasks: Iterable[str] = (), jobs: int = 1) -> Run:
     """Build ``env`` in this process (doit underneath); which recipes ran, in order."""
     eco.clear_log()
-    cascade = load_cascade(DeployRoot.locate(eco.root), env)
-    code = run_doit(cascade, list(tasks), jobs)
+    opened = open_environment(DeployRoot.locate(eco.root), env)
+    code = engine.run(opened, list(tasks), ConsoleReporter(), jobs).code
     return Run(code, eco.built(), eco.records())
 
 

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from ottodeploy.core.errors import EXIT_BAD_INPUT
+from ottodeploy.environment import open_environment
 from ottodeploy.lockfile import new_lockfile, write_new
 from ottodeploy.root import DeployRoot
-from ottodeploy.taskgen import load_cascade
 from tests.cascade_model import BRANCH, TASK_DEPS, upstream
 from tests.conftest import run_inv
 from tests.ecosystem import NAMES, Ecosystem
@@ -64,7 +64,7 @@ def build(env: str = "scratch") -> None:
 def write_lockfile(eco: Ecosystem, env: str = "scratch", drop: tuple[str, ...] = ()) -> str:
     """A healthy lockfile holding every current build key (but ``drop``'s); its file name."""
     root = DeployRoot(eco.root)
-    cascade = load_cascade(root, env)
+    cascade = open_environment(root, env)
     lock = new_lockfile(
         environment=env, status="healthy", mode=cascade.static.mode,
         sources={n: {"repo": s.repo, "ref": s.ref, "sha": s.sha, "version": s.version}
@@ -87,7 +87,7 @@ def test_first_run_lists_every_task_in_golden_waves(eco: Ecosystem) -> None:
         ["services_image"],
         ["explorer_image"],
     ]
-    specs = load_cascade(DeployRoot(eco.root), "scratch").specs
+    specs = open_environment(DeployRoot(eco.root), "scratch").specs
     for entry in (t for w in data["waves"] for t in w):
         assert (entry["key"], entry["sha"]) == (specs[entry["task"]].key,
                                                 specs[entry["task"]].sha)

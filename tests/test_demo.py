@@ -11,7 +11,9 @@ import pytest
 import yaml
 
 from ottodeploy import demo
+from ottodeploy.cli.console import ConsoleReporter
 from ottodeploy.process import pid_running
+from ottodeploy.reporting import Collected
 from ottodeploy.root import DeployRoot
 from tests.conftest import run_inv
 
@@ -23,7 +25,7 @@ def _pids(base: Path) -> list[int]:
 def test_the_demo_tells_the_whole_story_and_cleans_up(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     environ = dict(os.environ)
-    demo.run(tmp_path, say=print)  # the build's progress goes to stdout too, in order
+    demo.run(tmp_path, reporter=ConsoleReporter())  # build progress to stdout too, in order
     assert dict(os.environ) == environ  # the demo's git identity etc. do not leak out
     out = capsys.readouterr().out
     base = demo.base_dir(tmp_path)
@@ -63,16 +65,18 @@ def test_the_demo_tells_the_whole_story_and_cleans_up(
 
 
 def test_the_demo_runs_again_and_keep_leaves_services_until_stopped(tmp_path: Path) -> None:
-    lines: list[str] = []
-    demo.run(tmp_path, say=lines.append, keep=True)
+    first = Collected()
+    demo.run(tmp_path, reporter=first, keep=True)
+    lines = [e["text"] for e in first.of("note")]
     base = demo.base_dir(tmp_path)
     pids = _pids(base)
     try:
         assert len(pids) == 6 and all(pid_running(p) for p in pids)
         assert any("inv demo --stop" in line for line in lines)
         # a second run first stops the kept processes and starts from a fresh sandbox
-        again: list[str] = []
-        demo.run(tmp_path, say=again.append)
+        second = Collected()
+        demo.run(tmp_path, reporter=second)
+        again = [e["text"] for e in second.of("note")]
         assert not [p for p in pids if pid_running(p)]
         assert any("demo finished" in line for line in again)
     finally:

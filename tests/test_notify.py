@@ -15,8 +15,8 @@ from types import SimpleNamespace
 
 import pytest
 
+import ottodeploy.flows.promote
 import ottodeploy.notify
-import ottodeploy.promote
 from ottodeploy.notify import notify
 from tests.deployrepo import (
     branches,
@@ -206,7 +206,7 @@ def test_approval_of_a_second_same_second_promotion_names_the_environment(
     init_deploy_repo(eco, origin=False)
     write_lock(eco, "staging")
     frozen = time.gmtime()
-    monkeypatch.setattr(ottodeploy.promote, "time",
+    monkeypatch.setattr(ottodeploy.flows.promote, "time",
                         SimpleNamespace(strftime=time.strftime, gmtime=lambda *_: frozen))
     assert cli("promote", "staging", "prod").code == 0
     assert cli("promote", "staging", "prod").code == 0

@@ -17,8 +17,8 @@ from types import SimpleNamespace
 
 import pytest
 
+import ottodeploy.flows.promote
 import ottodeploy.github
-import ottodeploy.promote
 from ottodeploy.core.errors import EXIT_BAD_INPUT, EXIT_FAILED
 from tests.conftest import PROJECT
 from tests.deployrepo import (
@@ -255,7 +255,7 @@ def test_two_promotions_in_one_second_get_two_branches(plain: Ecosystem,
     eco = plain
     write_lock(eco, "staging")
     frozen = time.gmtime()  # the branch stamp has one-second resolution
-    monkeypatch.setattr(ottodeploy.promote, "time",
+    monkeypatch.setattr(ottodeploy.flows.promote, "time",
                         SimpleNamespace(strftime=time.strftime, gmtime=lambda *_: frozen))
     first = cli("promote", "staging", "prod")
     second = cli("promote-lockfile", lockfiles(eco)[0], "prod")

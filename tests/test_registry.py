@@ -9,9 +9,15 @@ import time
 
 import pytest
 
-from ottodeploy.cascade import image_tag, ref_slug
 from ottodeploy.core.errors import RegistryError
-from ottodeploy.core.imageref import ImageRef, is_loopback, parse_image_ref, sha256_digest
+from ottodeploy.core.imageref import (
+    ImageRef,
+    image_tag,
+    is_loopback,
+    parse_image_ref,
+    ref_slug,
+    sha256_digest,
+)
 from ottodeploy.registry import (
     DOCKER_LIST,
     DOCKER_MANIFEST,

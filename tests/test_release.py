@@ -459,7 +459,7 @@ def test_bump_outside_a_git_repo_fails(eco: Ecosystem) -> None:
     release(eco, "sdk", "v0.4.0")
     result = run_inv("bump", "staging", "sdk", "0.4.0")
     assert result.code == EXIT_FAILED, result
-    assert "is not a git repository; a bump is a commit" in result.stderr
+    assert "is not a git repository; bumps are commits" in result.stderr
 
 
 def test_bump_with_github_token_pushes_and_opens_a_pull_request(

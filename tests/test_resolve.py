@@ -22,8 +22,9 @@ import pytest
 import ottodeploy.git
 import ottodeploy.resolve
 from ottodeploy.core.errors import EXIT_BAD_INPUT, EXIT_FAILED
-from ottodeploy.git import Mirror, RemoteRefs
+from ottodeploy.git import RemoteRefs
 from ottodeploy.manifests import load_project
+from ottodeploy.mirror import Mirror
 from ottodeploy.process import Completed
 from ottodeploy.resolve import Resolution, resolve
 from ottodeploy.root import DeployRoot

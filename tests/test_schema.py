@@ -11,7 +11,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from ottodeploy.app.schema import SCHEMAS, write_schemas
+from ottodeploy.flows.schema import SCHEMAS, write_schemas
 from ottodeploy.yamlfile import load
 from tests.ecosystem import BRANCH_ENV, COMPATIBILITY, COMPONENTS, NAMES, VERSION_ENV
 

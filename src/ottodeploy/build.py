@@ -32,11 +32,14 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from .cascade import TaskSpec, variables
 from .core.errors import OttodeployError, RegistryError
-from .git import Mirror
+from .core.keys import TaskSpec
+from .core.plan import Record, needs_retag
+from .core.variables import variables
+from .mirror import Mirror
 from .process import stream
-from .state import Record, Records, outputs_present
+from .reporting import Reporter, Silent, output_to
+from .state import Records, outputs_present
 
 if TYPE_CHECKING:
     from .registry import RegistryClient
@@ -56,14 +59,14 @@ class BuildContext:
     """Where one environment's build keeps its state, and how it talks to the person."""
 
     def __init__(self, env: str, env_state: Path, cache: Path,
-                 emit: Callable[[str, str], None] | None = None,
+                 reporter: Reporter | None = None,
                  recipe_timeout: float | None = None,
                  specs: Mapping[str, TaskSpec] | None = None) -> None:
         self.env = env
         self.specs: Mapping[str, TaskSpec] = specs or {}
         self.env_state = env_state
         self.cache = cache
-        self.emit = emit or (lambda task, line: None)
+        self.reporter: Reporter = reporter or Silent()
         self.recipe_timeout = recipe_timeout
         self._registry: RegistryClient | None = None
         self._lock = threading.Lock()
@@ -106,10 +109,6 @@ class BuildContext:
 
                 self._registry = RegistryClient()
             return self._registry
-
-
-def needs_retag(record: Record, spec: TaskSpec) -> bool:
-    return bool(spec.image_ref and record.digest and record.image_ref != spec.image_ref)
 
 
 def up_to_date(records: Records, spec: TaskSpec) -> bool:
@@ -165,7 +164,7 @@ def _run(ctx: BuildContext, spec: TaskSpec) -> tuple[str, Record]:
 
 
 def _sayer(ctx: BuildContext, spec: TaskSpec) -> Callable[[str], None]:
-    return lambda line: ctx.emit(spec.task, line)
+    return output_to(ctx.reporter, spec.task)
 
 
 def checkout_for(ctx: BuildContext, spec: TaskSpec) -> Path:

@@ -5,34 +5,33 @@ prompts disabled, so a manifest value can never become shell syntax; a repo
 address starting with ``-`` never reaches git (``refnames.repo_problem``).
 
 Remote state is read with one ``git ls-remote`` per repo: branch tips, tags
-(annotated tags peeled through their ``^{}`` lines) and ``HEAD``. History is
-kept in a bare mirror per repo under the cache, cloned once with
-``--filter=blob:none`` (history without file contents; transports that ignore
-the filter give a full clone) and fetched incrementally afterwards. Checkouts
-are worktrees of that mirror, so a recipe gets a real git tree (tags and
-history included, as sbt-dynver expects) at exactly one SHA. A file lock per
-mirror serialises fetches and worktree changes across threads and processes.
+(annotated tags peeled through their ``^{}`` lines) and ``HEAD``; history
+lives in mirrors (``mirror``). A ``Repo`` is a repository commands run in (a
+work tree, a bare repo or a mirror); ``toplevel`` is the one way to find the
+repository holding a folder; ``commit_on_new_branch`` commits without
+touching the current branch, index or working tree.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import os
 import re
-import shutil
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from .core.errors import GitError, ProcessFailed, ResolveError
+from .core.errors import GitError, ProcessFailed, ResolveError, UsageError
+from .core.versions import best_tag
 from .process import Completed, run
 
 GITHUB = "https://github.com/{}.git"
 _OWNER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9._-]+")
 LS_REMOTE_TIMEOUT = 60.0
-FETCH_TIMEOUT = 1800.0
+_RECORD = "\x1e"
+_FIELD = "\x00"
+_ADDRESS = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://|[^/\s]+@[^/\s:]+:")
 
 
 def git_env() -> dict[str, str]:
@@ -132,135 +131,6 @@ def ls_remote(url: str) -> RemoteRefs:
     return RemoteRefs.parse(url, done.stdout)
 
 
-# --- mirrors ---------------------------------------------------------------------------------
-
-
-class Mirror:
-    """A bare, blobless mirror of one repo under ``cache/mirrors``."""
-
-    def __init__(self, cache: Path, url: str) -> None:
-        self.url = url
-        digest = hashlib.sha256(url.encode()).hexdigest()[:12]
-        stem = re.sub(r"[^A-Za-z0-9._-]", "-", url.rstrip("/").rsplit("/", 1)[-1])[:40]
-        self.path = cache / "mirrors" / f"{stem.removesuffix('.git')}-{digest}.git"
-        self._lockfile = self.path.with_name(self.path.name + ".lock")
-
-    @contextlib.contextmanager
-    def locked(self) -> Iterator[None]:
-        self._lockfile.parent.mkdir(parents=True, exist_ok=True)
-        with self._lockfile.open("a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
-
-    def _git(self, args: Sequence[str], **kw: object) -> Completed:
-        return git(["--git-dir", str(self.path), *args], **kw)  # type: ignore[arg-type]
-
-    def exists(self) -> bool:
-        return (self.path / "HEAD").is_file()
-
-    def fetch(self) -> None:
-        """Clone on first use, else fetch every branch and tag (prunes what went away)."""
-        with self.locked():
-            self._fetch_unlocked()
-
-    def _fetch_unlocked(self) -> None:
-        if not self.exists():
-            tmp = self.path.with_name(self.path.name + f".tmp-{os.getpid()}")
-            shutil.rmtree(tmp, ignore_errors=True)
-            try:
-                git(["clone", "--quiet", "--bare", "--filter=blob:none", self.url, str(tmp)],
-                    timeout=FETCH_TIMEOUT)
-            except GitError as exc:
-                shutil.rmtree(tmp, ignore_errors=True)
-                raise ResolveError(f"cannot clone {self.url}: {exc.message}") from None
-            tmp.rename(self.path)
-            return
-        try:
-            self._git(["fetch", "--quiet", "--prune", "--tags", "origin",
-                       "+refs/heads/*:refs/heads/*"], timeout=FETCH_TIMEOUT)
-        except GitError as exc:
-            raise ResolveError(f"cannot fetch {self.url}: {exc.message}") from None
-
-    def has_commit(self, sha: str) -> bool:
-        if not self.exists():
-            return False
-        done = self._git(["cat-file", "-e", f"{sha}^{{commit}}"], check=False)
-        return done.returncode == 0
-
-    def ensure_commit(self, sha: str, *, refresh: bool = False) -> bool:
-        """Make ``sha`` present, fetching when needed; False when the repo does not have it.
-
-        ``refresh`` fetches even when the commit is there, so branches and tags are current
-        (a new tag on an old commit changes the versions computed from the mirror).
-        """
-        if not refresh and self.has_commit(sha):
-            return True
-        with self.locked():
-            if not refresh and self.has_commit(sha):
-                return True
-            self._fetch_unlocked()
-            if self.has_commit(sha):
-                return True
-            # servers that allow it hand out commits no ref points at
-            self._git(["fetch", "--quiet", "origin", sha], check=False, timeout=FETCH_TIMEOUT)
-            return self.has_commit(sha)
-
-    def describe(self, sha: str) -> tuple[list[str], int]:
-        """Tags on the nearest tagged ancestor of ``sha`` and the commits since it.
-
-        ``git describe`` finds the tag with the fewest commits between it and
-        ``sha`` (``rev-list --count TAG..SHA``); every tag on that tag's commit
-        is returned so the caller can choose the highest version. No tag gives
-        ``([], number of commits)``.
-        """
-        from .core.versions import tag_version
-
-        exclude: list[str] = []
-        while True:
-            args = ["describe", "--tags", "--long", "--abbrev=40", "--candidates=100",
-                    "--match", "v[0-9]*", "--match", "[0-9]*"]
-            for tag in exclude:
-                args += ["--exclude", tag]
-            done = self._git([*args, sha], check=False)
-            if done.returncode != 0:
-                count = self._git(["rev-list", "--count", sha]).stdout.strip()
-                return [], int(count)
-            tag, count, _ = done.stdout.strip().rsplit("-", 2)
-            if tag_version(tag) is None:
-                exclude.append(tag)
-                continue
-            commit = self._git(["rev-parse", f"{tag}^{{commit}}"]).stdout.strip()
-            tags = self._git(["tag", "--points-at", commit]).stdout.split()
-            return [t for t in tags if t not in exclude], int(count)
-
-    def log_between(self, older: str, newer: str) -> list[tuple[str, str]]:
-        """Commits in ``older..newer`` as (sha, subject), newest first."""
-        out = self._git(["log", "--format=%H%x00%s", f"{older}..{newer}"]).stdout
-        rows = [line.split("\0", 1) for line in out.splitlines() if "\0" in line]
-        return [(sha, subject) for sha, subject in rows]
-
-    def checkout(self, sha: str, dest: Path) -> None:
-        """A clean worktree of ``sha`` at ``dest`` (created, or reset and cleaned)."""
-        with self.locked():
-            if (dest / ".git").is_file():
-                done = git(["checkout", "--quiet", "--force", "--detach", sha], cwd=dest,
-                           check=False)
-                if done.returncode == 0:
-                    git(["clean", "-ffdxq"], cwd=dest)
-                    return
-            shutil.rmtree(dest, ignore_errors=True)
-            # a run killed inside `worktree add` leaves it registered and locked: unlock it,
-            # prune it, and force twice (git's way to override a missing, locked worktree)
-            self._git(["worktree", "unlock", str(dest)], check=False)
-            self._git(["worktree", "prune"])
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            self._git(["worktree", "add", "--quiet", "--force", "--force", "--detach",
-                       str(dest), sha])
-
-
 # --- commits that leave the working tree alone -----------------------------------------------
 
 
@@ -301,3 +171,94 @@ def commit_on_new_branch(top: Path, branch: str, files: Mapping[str, str], messa
                  input_text=message).stdout.strip()
     git(["update-ref", f"refs/heads/{branch}", commit, ""], cwd=top)
     return commit
+
+
+# --- repositories ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Repo:
+    """A repository git commands run in: a work tree or bare repo, or a cache mirror."""
+
+    location: str
+    path: Path
+    bare: bool = False
+
+    def git(self, args: list[str], *, check: bool = True) -> Completed:
+        if self.bare:
+            return git(["--git-dir", str(self.path), *args], check=check)
+        return git(args, cwd=self.path, check=check)
+
+    def head(self) -> str | None:
+        done = self.git(["rev-parse", "--verify", "--quiet", "HEAD^{commit}"], check=False)
+        return done.stdout.strip() or None
+
+    def tag_exists(self, tag: str) -> bool:
+        done = self.git(["rev-parse", "--verify", "--quiet", f"refs/tags/{tag}^{{commit}}"],
+                        check=False)
+        return done.returncode == 0
+
+    def newest_version_tag(self) -> str | None:
+        """The highest version tag reachable from HEAD (a release beats its prereleases)."""
+        if self.head() is None:
+            return None
+        tags = self.git(["tag", "--merged", "HEAD"]).stdout.split()
+        best = best_tag(tags)
+        return best[0] if best else None
+
+    def log(self, rev_range: str) -> list[tuple[str, int, str]]:
+        """``(sha, number of parents, message)`` of every commit in ``rev_range``, newest first."""
+        done = self.git(["log", "--no-color", "--format=%H %P%x00%B%x1e",
+                         "--end-of-options", rev_range, "--"], check=False)
+        if done.returncode != 0:
+            why = _git_complaint(done)
+            raise UsageError(f"range {rev_range!r} cannot be read in {self.location}: {why}",
+                             hint="write A..B with revisions that exist (tags, branches, SHAs)")
+        out = []
+        for record in done.stdout.split(_RECORD):
+            head, sep, message = record.lstrip("\n").partition(_FIELD)
+            if sep:
+                sha, *parents = head.split()
+                out.append((sha, len(parents), message))
+        return out
+
+
+def local_repo(path: Path) -> Repo:
+    """The git repository at ``path`` (work tree or bare); bad input when there is none."""
+    if not path.is_dir():
+        raise UsageError(f"{path} is not a directory", hint="give the path of a git repository")
+    done = git(["rev-parse", "--is-bare-repository"], cwd=path, check=False)
+    if done.returncode != 0:
+        raise UsageError(f"{path} is not a git repository")
+    if done.stdout.strip() == "true":
+        return Repo(str(path.resolve()), path.resolve())
+    top = git(["rev-parse", "--show-toplevel"], cwd=path).stdout.strip()
+    return Repo(top, Path(top))
+
+
+def open_repo(repo: str, cache: Path) -> Repo:
+    """A local path as it is, any other address through a mirror under ``cache``."""
+    refuse_option(repo, "REPO")
+    path = Path(repo).expanduser()
+    if path.is_dir():
+        return local_repo(path)
+    url = repo_url(repo, Path.cwd())
+    if not _ADDRESS.match(url):
+        raise UsageError(f"{repo!r} is neither a directory nor a repository address",
+                         hint="give a path, a URL (https://, file://, ssh://) or owner/name")
+    from .mirror import Mirror
+
+    mirror = Mirror(cache, url)
+    mirror.fetch()
+    return Repo(url, mirror.path, bare=True)
+
+
+def refuse_option(text: str, what: str) -> None:
+    if not text or text.startswith("-"):
+        raise UsageError(f"{what} {text!r} is not acceptable: it must not be empty or start "
+                         "with '-'")
+
+
+def _git_complaint(done: Completed) -> str:
+    lines = [ln.removeprefix("fatal: ") for ln in done.stderr.splitlines() if ln.strip()]
+    return lines[0] if lines else f"git exit {done.returncode}"

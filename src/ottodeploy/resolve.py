@@ -22,45 +22,21 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from . import atomicfile
 from .core.errors import RefNotFound, ResolveError
-from .git import AmbiguousRef, Mirror, RemoteRefs, ls_remote, repo_url
+from .core.sources import Miss, Resolution, ResolvedSource, SourceRequest
+from .git import AmbiguousRef, RemoteRefs, ls_remote, repo_url
+from .mirror import Mirror
 
 if TYPE_CHECKING:
+    from .lockfile import LockedFile
     from .manifests import Project
 
 T = TypeVar("T")
 R = TypeVar("R")
 MAX_PARALLEL = 16
-Pin = Literal["ref", "version", "sha"]
-
-
-class ResolvedSource(NamedTuple):
-    name: str
-    repo: str
-    url: str
-    pin: Pin
-    ref: str          # branch or tag as written; the tag for a version; the sha for a sha
-    sha: str
-    version: str
-    tags_digest: str
-
-    def fields(self) -> dict[str, str]:
-        """The values ``${name.field}`` interpolates."""
-        return {"ref": self.ref, "sha": self.sha, "version": self.version, "repo": self.repo}
-
-    def to_json(self) -> dict[str, str]:
-        return dict(self._asdict())
-
-
-class Resolution(NamedTuple):
-    environment: str
-    sources: dict[str, ResolvedSource]
-
-    def versions(self) -> dict[str, str]:
-        return {name: s.version for name, s in self.sources.items()}
 
 
 def parallel(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
@@ -128,25 +104,6 @@ def branch_version(mirror: Mirror, sha: str) -> str:
     tags, count = mirror.describe(sha)
     best = best_tag(tags)
     return dev_version(best[1] if best else None, count)
-
-
-class SourceRequest(NamedTuple):
-    """What one source of the environment asks for, before resolution."""
-
-    name: str
-    repo: str
-    url: str
-    pin: Pin
-    value: str  # the ref, the version (as written) or the sha
-
-
-class Miss(NamedTuple):
-    """A source that could not be resolved: which key of it, why, and a hint."""
-
-    name: str
-    field: Pin
-    message: str
-    hint: str | None = None
 
 
 def source_requests(project: Project) -> list[SourceRequest]:
@@ -263,3 +220,52 @@ def _latest_tags(refs: RemoteRefs) -> str | None:
         return "the repo has no version tags"
     newest = [t for _, t in sorted(tagged, reverse=True)[:5]]
     return "newest tags: " + ", ".join(newest)
+
+
+def resolve_locked(project: Project, replay: LockedFile) -> Resolution:
+    """A lockfile's exact sources, checked against the environment's current sources.
+
+    The environment must list exactly the lockfile's components. A source whose lockfile
+    entry names no version (DESIGN.md §6's example leaves most out) gets SPEC §3's version
+    of the locked commit, as a deploy computes it; a locked commit its repo does not have
+    is bad input naming the lockfile's line.
+    """
+    from .core.errors import LockfileError
+    from .yamlfile import load
+
+    lock = replay.lock
+    env = project.environment
+
+    def fail(problems: list[tuple[tuple[str, ...], str]]) -> LockfileError:
+        doc = load(replay.path, project.root.display(replay.path))  # for the lines
+        return LockfileError(doc.file, [doc.problem(path, text) for path, text in problems])
+
+    missing = set(env.sources) - set(lock.sources)
+    extra = set(lock.sources) - set(env.sources)
+    if missing or extra:
+        what = ", ".join([*(f"{n} (not in the lockfile)" for n in sorted(missing)),
+                          *(f"{n} (not in {env.name} any more)" for n in sorted(extra))])
+        raise fail([(("sources",), f"cannot replay: {what}")])
+    urls = {name: repo_url(lock.sources[name].repo, project.root.path) for name in env.sources}
+
+    def version_of(name: str) -> str | None:
+        s = lock.sources[name]
+        if s.version:
+            return s.version
+        mirror = Mirror(project.root.cache, urls[name])
+        return branch_version(mirror, s.sha) if mirror.ensure_commit(s.sha) else None
+
+    names = list(env.sources)
+    versions = dict(zip(names, parallel(version_of, names), strict=True))
+    unknown = [n for n in names if versions[n] is None]
+    if unknown:
+        raise fail([(("sources", n, "sha"),
+                     f"commit {lock.sources[n].sha} not found in {lock.sources[n].repo}")
+                    for n in unknown])
+    sources = {}
+    for name in names:
+        s = lock.sources[name]
+        pin = s.pinned_by or ("version" if env.mode == "version" else "ref")
+        sources[name] = ResolvedSource(name, s.repo, urls[name], pin, s.ref or s.sha, s.sha,
+                                       versions[name] or "", "")
+    return Resolution(env.name, sources)

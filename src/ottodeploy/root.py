@@ -63,6 +63,20 @@ class DeployRoot(NamedTuple):
     def env_file(self, env: str) -> Path:
         return self.manifests / "environments" / f"{check_env_name(env)}.yaml"
 
+    def environment(self, name: str) -> str:
+        """``name`` when it names an environment of this root, else bad input listing them.
+
+        Every command that takes an environment checks it here, once (SPEC §5a).
+        """
+        known = self.environments()
+        hint = f"environments here: {', '.join(known) or 'none'}"
+        if not _ENV_NAME.fullmatch(name or ""):
+            raise UsageError(f"environment {name!r} is not a valid name", hint=hint)
+        if not self.env_file(name).is_file():
+            raise UsageError(f"unknown environment {name!r}: "
+                             f"{self.display(self.env_file(name))} does not exist", hint=hint)
+        return name
+
     def environments(self) -> list[str]:
         folder = self.manifests / "environments"
         if not folder.is_dir():

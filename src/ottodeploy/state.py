@@ -17,32 +17,15 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from . import atomicfile
 from .core.errors import LockHeld
-
-
-class Record(NamedTuple):
-    task: str
-    key: str
-    inputs: Mapping[str, Any]
-    outputs: Sequence[str] = ()          # files under OTTO_OUT, relative to it
-    image_ref: str | None = None         # the readable reference made or verified
-    digest: str | None = None            # the image manifest digest, when a registry gave one
-    finished: float = 0.0
-    duration: float = 0.0
-    how: str = "built"                   # built | reused | retagged | verified | released
-    extra: Mapping[str, Any] = {}
-
-    def artifact(self) -> str:
-        """How the lockfile names this artifact."""
-        if self.image_ref:
-            return f"{self.image_ref}@{self.digest}" if self.digest else self.image_ref
-        return f"key:{self.key}"
+from .core.keys import TaskSpec
+from .core.plan import Record
 
 
 class Records:
@@ -80,6 +63,18 @@ class Records:
 
 def outputs_present(record: Record, out_dir: Path) -> bool:
     return all((out_dir / rel).exists() for rel in record.outputs)
+
+
+def missing_outputs(records: Records, specs: Mapping[str, TaskSpec]) -> dict[str, list[str]]:
+    """Per task, the recorded outputs no longer in its ``OTTO_OUT`` (for ``plan``)."""
+    out: dict[str, list[str]] = {}
+    for name, spec in specs.items():
+        record = records.get(name)
+        if record is not None:
+            missing = [rel for rel in record.outputs if not (Path(spec.out_dir) / rel).exists()]
+            if missing:
+                out[name] = missing
+    return out
 
 
 # --- the deploy lock -------------------------------------------------------------------------

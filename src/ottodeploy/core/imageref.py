@@ -100,3 +100,18 @@ def is_loopback(registry: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def ref_slug(ref: str) -> str:
+    """A git ref name (``feat/My_Thing``) as a valid image tag fragment (``feat-my_thing``)."""
+    slug = re.sub(r"[^a-z0-9_.-]+", "-", ref.strip().lower())
+    slug = re.sub(r"-{2,}", "-", slug).strip("-.")
+    return slug[:100].rstrip("-.") or "ref"
+
+
+def image_tag(pin: str, ref: str, sha: str, version: str) -> str:
+    """SPEC §4: ``<ref-slug>-<sha7>`` for branch builds, ``<version>`` for released images."""
+    if pin == "version":
+        return version
+    slug = "sha" if pin == "sha" else ref_slug(ref.removeprefix("refs/heads/"))
+    return f"{slug}-{sha[:7]}"

@@ -18,17 +18,16 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..reporting import Reporter, note
 from ..root import DeployRoot
 
 if TYPE_CHECKING:
     from .sandbox import Sandbox
-
-Say = Callable[[str], None]
 APPROVER = "Demo Approver <approver@example.invalid>"
 
 
@@ -66,8 +65,11 @@ def _demo_environment() -> Iterator[None]:
                 os.environ[k] = v
 
 
-def run(project: Path, *, say: Say, keep: bool = False) -> float:
+def run(project: Path, *, reporter: Reporter, keep: bool = False) -> float:
     """Run the demo; returns its wall time in seconds."""
+    def say(text: str) -> None:
+        note(reporter, text)
+
     started = time.monotonic()
     base = base_dir(project)
     stop(project)
@@ -76,7 +78,7 @@ def run(project: Path, *, say: Say, keep: bool = False) -> float:
 
     with _demo_environment():
         try:
-            _story(Sandbox(base), say)
+            _story(Sandbox(base), reporter)
         finally:
             if keep:
                 say("")
@@ -91,14 +93,19 @@ def run(project: Path, *, say: Say, keep: bool = False) -> float:
     return took
 
 
-def _story(sandbox: Sandbox, say: Say) -> None:
-    from ..app.build import build, plan_env, render_plan
-    from ..app.check import check, raise_for, render
-    from ..app.deploy import diff, render_diff, render_status, status
-    from ..app.promote import approve_branch, render_promotion
-    from ..deploy import deploy
-    from ..promote import promote
+def _story(sandbox: Sandbox, reporter: Reporter) -> None:
+    from ..cli import render
+    from ..flows.approve import approve_branch
+    from ..flows.build import build, plan_env
+    from ..flows.check import check, raise_for
+    from ..flows.deploy import deploy
+    from ..flows.diff import diff
+    from ..flows.promote import promote
+    from ..flows.status import status
     from .sandbox import commit, create
+
+    def say(text: str) -> None:
+        note(reporter, text)
 
     def chapter(n: int, title: str) -> None:
         say("")
@@ -114,16 +121,16 @@ def _story(sandbox: Sandbox, say: Say) -> None:
 
     chapter(2, "Check the demo environment: files, refs, compatibility")
     report = check(root, "demo")
-    for line in render(report):
+    for line in render.check(report):
         say(line)
     raise_for(report)
 
     chapter(3, "Build the cascade (tessellation -> metakit -> ottochain -> sdk -> services"
                " -> explorer)")
-    build(root, "demo", [])
+    build(root, "demo", [], reporter)
 
     chapter(4, "Deploy demo: nothing left to build; deploy, smoke, e2e, lockfile")
-    first = deploy(root, "demo", say=say)
+    first = deploy(root, "demo", reporter=reporter)
 
     chapter(5, "Upstream moves: a commit to metakit's main")
     sha = commit(sandbox.work("metakit"), "fix: tighten snapshot validation",
@@ -131,25 +138,25 @@ def _story(sandbox: Sandbox, say: Say) -> None:
     say(f"   metakit main is now {sha[:7]}")
 
     chapter(6, "Plan: what a build would redo, and why")
-    for line in render_plan(plan_env(root, "demo")):
+    for line in render.plan(plan_env(root, "demo")):
         say(line)
 
     chapter(7, "Deploy demo again: only metakit and what sits below it is rebuilt")
-    second = deploy(root, "demo", say=say)
+    second = deploy(root, "demo", reporter=reporter)
 
     chapter(8, "Promote demo's newest healthy lockfile to beta, approve it")
-    promotion = promote(root, "demo", "beta", say=say)
-    for line in render_promotion(promotion):
+    promotion = promote(root, "demo", "beta", reporter=reporter)
+    for line in render.promotion(promotion):
         say(line)
-    approve_branch(root, promotion.branch, APPROVER, say=say)
+    approve_branch(root, promotion.branch, APPROVER, reporter=reporter)
 
     chapter(9, "Deploy beta: the promoted SHAs, with beta's own state")
-    deploy(root, "beta", say=say)
+    deploy(root, "beta", reporter=reporter)
 
     chapter(10, "Status and diff")
-    for line in render_status(status(root)):
+    for line in render.status(status(root)):
         say(line)
-    for line in render_diff(diff(root, "demo", "beta")):
+    for line in render.diff(diff(root, "demo", "beta")):
         say(line)
     lockfiles = [p for p in (first.lockfile, second.lockfile) if p is not None]
     say("")

@@ -16,8 +16,9 @@ from typing import Any
 
 from ..core.compat import Violation, violations
 from ..core.errors import CompatibilityError
-from ..manifests import load_compatibility, load_hosts, load_project
-from ..resolve import Resolution, resolve
+from ..core.sources import Resolution
+from ..environment import open_environment
+from ..manifests import load_hosts
 from ..root import DeployRoot
 
 
@@ -41,12 +42,12 @@ class CheckReport:
 
 def check(root: DeployRoot, env: str, *, offline: bool = False) -> CheckReport:
     """Check ``env``; raises on bad input, returns the report (with any violations)."""
-    project = load_project(root, env)
-    matrix = load_compatibility(root, project.components)
+    opened = open_environment(root, env, resolve=False, validate=True, keep_cascade=False)
+    matrix = opened.compatibility
     load_hosts(root)
-    report = CheckReport(env)
+    report = CheckReport(opened.name)
     report.stages["files"] = "ok"
-    environment = project.environment
+    environment = opened.project.environment
     versions: dict[str, str] | None = None
     if offline:
         report.stages["refs"] = "skipped"
@@ -60,7 +61,9 @@ def check(root: DeployRoot, env: str, *, offline: bool = False) -> CheckReport:
             report.stages["compatibility"] = "skipped"
             report.details["compatibility"] = "branch environment: versions come from the repos"
     else:
-        report.resolution = resolve(project)
+        from ..resolve import resolve
+
+        report.resolution = resolve(opened.project)
         report.stages["refs"] = "ok"
         report.details["refs"] = f"{len(report.resolution.sources)} sources resolved"
         versions = report.resolution.versions()
@@ -76,12 +79,3 @@ def check(root: DeployRoot, env: str, *, offline: bool = False) -> CheckReport:
 def raise_for(report: CheckReport) -> None:
     if report.violations:
         raise CompatibilityError([str(v) for v in report.violations])
-
-
-def render(report: CheckReport) -> list[str]:
-    lines = [f"check {report.environment}"]
-    for stage, state in report.stages.items():
-        detail = report.details.get(stage)
-        lines.append(f"  {stage:<14} {state}" + (f" ({detail})" if detail else ""))
-    lines += [f"    {v}" for v in report.violations]
-    return lines

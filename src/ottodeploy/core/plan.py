@@ -11,14 +11,35 @@ deleted) does not make anything below it rerun.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from .build import needs_retag
-from .cascade import TaskSpec
-from .state import Record, Records
+from .keys import TaskSpec
+
+
+class Record(NamedTuple):
+    task: str
+    key: str
+    inputs: Mapping[str, Any]
+    outputs: Sequence[str] = ()          # files under OTTO_OUT, relative to it
+    image_ref: str | None = None         # the readable reference made or verified
+    digest: str | None = None            # the image manifest digest, when a registry gave one
+    finished: float = 0.0
+    duration: float = 0.0
+    how: str = "built"                   # built | reused | retagged | verified | released
+    extra: Mapping[str, Any] = {}
+
+    def artifact(self) -> str:
+        """How the lockfile names this artifact."""
+        if self.image_ref:
+            return f"{self.image_ref}@{self.digest}" if self.digest else self.image_ref
+        return f"key:{self.key}"
+
+
+def needs_retag(record: Record, spec: TaskSpec) -> bool:
+    """The task made an image whose readable tag is not the one this run wants."""
+    return bool(spec.image_ref and record.digest and record.image_ref != spec.image_ref)
 
 
 @dataclass(frozen=True)
@@ -50,12 +71,15 @@ class Plan:
         return {"environment": self.environment, "tasks": [t.to_json() for t in self.tasks]}
 
 
-def plan(env: str, specs: Mapping[str, TaskSpec], records: Records) -> Plan:
+def plan(env: str, specs: Mapping[str, TaskSpec], records: Mapping[str, Record],
+         missing: Mapping[str, Sequence[str]]) -> Plan:
+    """What a build of ``specs`` would run given the last ``records`` of the environment and
+    the recorded outputs now ``missing`` (task -> relative paths)."""
     rekeyed: set[str] = set()   # tasks that run because their key changed
     out = []
     for spec in specs.values():
         record = records.get(spec.task)
-        reasons = reasons_for(env, spec, record, rekeyed)
+        reasons = reasons_for(env, spec, record, rekeyed, missing.get(spec.task, ()))
         if record is None or record.key != spec.key:
             rekeyed.add(spec.task)
         out.append(PlannedTask(spec.task, spec.component, bool(reasons), reasons, spec.key,
@@ -63,7 +87,8 @@ def plan(env: str, specs: Mapping[str, TaskSpec], records: Records) -> Plan:
     return Plan(env, out)
 
 
-def reasons_for(env: str, spec: TaskSpec, record: Record | None, rekeyed: set[str]) -> list[str]:
+def reasons_for(env: str, spec: TaskSpec, record: Record | None, rekeyed: set[str],
+                missing: Sequence[str] = ()) -> list[str]:
     if record is None:
         return [f"never built in {env}"]
     reasons: list[str] = []
@@ -89,7 +114,6 @@ def reasons_for(env: str, spec: TaskSpec, record: Record | None, rekeyed: set[st
         if set(old_deps) != set(new["deps"]):
             reasons.append("dependencies changed")
         return reasons or ["build key changed"]
-    missing = [rel for rel in record.outputs if not (Path(spec.out_dir) / rel).exists()]
     if missing:
         reasons.append(f"output missing: {missing[0]}"
                        + (f" (+{len(missing) - 1} more)" if len(missing) > 1 else ""))

@@ -1,7 +1,7 @@
 """``ci-matrix``: the tasks a CI run must build, in waves a workflow can fan out.
 
 The environment is resolved and every task's build key computed as for a build
-(``taskgen.load_cascade``). Which tasks run:
+(``environment.open_environment``). Which tasks run:
 
 - by default, what ``plan`` says from this machine's records (never built, a
   changed key, missing outputs, an image to retag);
@@ -22,12 +22,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .core.graph import ArtifactGraph
-from .lockfile import LockedFile, locate, read
-from .plan import plan
-from .root import DeployRoot
-from .state import Records
-from .taskgen import load_cascade
+from ..core.graph import ArtifactGraph
+from ..environment import open_environment
+from ..lockfile import LockedFile, locate, read
+from ..root import DeployRoot
+from .build import plan_of
 
 
 @dataclass(frozen=True)
@@ -67,11 +66,11 @@ class CiMatrix:
 def ci_matrix(root: DeployRoot, env: str, since: str | None = None) -> CiMatrix:
     """The tasks of ``env`` that would run, in waves (see the module docstring)."""
     lockfile: LockedFile | None = read(root, locate(root, since)) if since else None
-    cascade = load_cascade(root, env)
-    specs = cascade.specs
+    opened = open_environment(root, env)
+    specs = opened.specs
     reasons: dict[str, str] = {}
     if lockfile is None:
-        for planned in plan(cascade.env, specs, Records(cascade.env_state)).tasks:
+        for planned in plan_of(opened).tasks:
             if planned.run:
                 reasons[planned.task] = "; ".join(planned.reasons)
     else:
@@ -87,5 +86,5 @@ def ci_matrix(root: DeployRoot, env: str, since: str | None = None) -> CiMatrix:
     waves = [[MatrixTask(t, specs[t].component, specs[t].artifact, specs[t].key, specs[t].sha,
                          specs[t].version, reasons[t]) for t in wave]
              for wave in graph.waves(reasons)]
-    return CiMatrix(cascade.env, lockfile.name if lockfile else None, waves,
+    return CiMatrix(opened.name, lockfile.name if lockfile else None, waves,
                     [t for t in specs if t not in reasons])

@@ -1,9 +1,10 @@
-"""The commands behind ``inv`` and ``dodo.py``.
+"""The command layer: the invoke tasks (``cli.tasks``), the doit door (``cli.dodo``).
 
-Each module implements one command as a function returning a result object;
-``tasks/`` and ``dodo.py`` only call them. ``guarded`` is where an
-``OttodeployError`` becomes an exit status and a one-paragraph message on
-stderr: below it nothing exits and nothing prints a traceback for bad input.
+It renders what the flows return (``cli.render``), picks the reporter for
+their progress (``cli.console``), and is the one place where an error becomes
+an exit status: ``guarded`` (invoke tasks) and ``cli.dodo`` (doit) turn an
+``OttodeployError`` into its code and a one-paragraph message on stderr. Below
+it nothing exits and nothing prints a traceback for bad input.
 """
 
 from __future__ import annotations

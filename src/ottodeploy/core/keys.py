@@ -17,19 +17,15 @@ anywhere changes the key of that component's tasks and of everything below.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
-import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
-from .core.interpolate import render
-from .resolve import ResolvedSource, SourceRequest
-
-if TYPE_CHECKING:
-    from .manifests import Project
+from .imageref import image_tag
+from .interpolate import render
+from .sources import ResolvedSource, SourceRequest
 
 KEY_SCHEMA = 1
 
@@ -125,26 +121,6 @@ def canonical_key(inputs: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-@functools.lru_cache(maxsize=4096)
-def var_name(name: str) -> str:
-    return re.sub(r"[^A-Z0-9_]", "_", name.upper())
-
-
-def ref_slug(ref: str) -> str:
-    """A git ref name (``feat/My_Thing``) as a valid image tag fragment (``feat-my_thing``)."""
-    slug = re.sub(r"[^a-z0-9_.-]+", "-", ref.strip().lower())
-    slug = re.sub(r"-{2,}", "-", slug).strip("-.")
-    return slug[:100].rstrip("-.") or "ref"
-
-
-def image_tag(pin: str, ref: str, sha: str, version: str) -> str:
-    """SPEC §4: ``<ref-slug>-<sha7>`` for branch builds, ``<version>`` for released images."""
-    if pin == "version":
-        return version
-    slug = "sha" if pin == "sha" else ref_slug(ref.removeprefix("refs/heads/"))
-    return f"{slug}-{sha[:7]}"
-
-
 def plan_tasks(static: StaticCascade, resolved: Mapping[str, ResolvedSource], state_dir: Path) \
         -> dict[str, TaskSpec]:
     """Every task of the cascade with its key and variables, in topological order."""
@@ -180,65 +156,3 @@ def plan_tasks(static: StaticCascade, resolved: Mapping[str, ResolvedSource], st
         )
         specs[t.task] = spec
     return specs
-
-
-def variables(env_name: str, spec: TaskSpec, specs: Mapping[str, TaskSpec]) -> dict[str, str]:
-    """SPEC §4's ``OTTO_*`` variables of one task (made when it runs, not on every load).
-
-    ``OTTO_DEP_<D>_*`` covers every task upstream of this one, the component's own earlier
-    artifacts (``needs``) included, so a recipe finds every output it may use.
-    """
-    env = {
-        "OTTO_ENV": env_name,
-        "OTTO_COMPONENT": spec.component,
-        "OTTO_ARTIFACT": spec.artifact,
-        "OTTO_REPO": spec.repo,
-        "OTTO_REPO_URL": spec.url,
-        "OTTO_REF": spec.ref,
-        "OTTO_SHA": spec.sha,
-        "OTTO_SHORT_SHA": spec.sha[:7],
-        "OTTO_VERSION": spec.version,
-        "OTTO_OUT": spec.out_dir,
-        "OTTO_KEY": spec.key,
-    }
-    if spec.image_ref:
-        env["OTTO_IMAGE"] = spec.image_ref
-    for k, v in spec.build_with.items():
-        env[f"OTTO_BUILD_WITH_{var_name(k)}"] = v
-    seen: set[str] = set()
-    stack = list(spec.deps)
-    while stack:
-        d = stack.pop()
-        if d in seen:
-            continue
-        seen.add(d)
-        dep = specs[d]
-        stack.extend(dep.deps)
-        prefix = f"OTTO_DEP_{var_name(dep.component)}"
-        env[f"{prefix}_SHA"] = dep.sha
-        env[f"{prefix}_VERSION"] = dep.version
-        env[f"{prefix}_OUT_{var_name(dep.artifact)}"] = dep.out_dir
-        if dep.image_ref:
-            env[f"{prefix}_IMAGE_{var_name(dep.artifact)}"] = dep.image_ref
-    return env
-
-
-def static_cascade(project: Project, digest: str) -> StaticCascade:
-    """What the manifests of ``project`` say about its environment's cascade."""
-    from .resolve import source_requests
-
-    graph = project.graph
-    env = project.environment
-    tasks = []
-    for task in graph.order:
-        comp_name, art_name = graph.nodes[task]
-        art = project.components.components[comp_name].artifacts[art_name]
-        tasks.append(StaticTask(
-            task=task, component=comp_name, artifact=art_name, deps=graph.deps[task],
-            run=art.run, needs=tuple(art.needs), outputs=tuple(art.outputs), image=art.image,
-            cache=art.cache, build_with=dict(env.sources[comp_name].build_with)))
-    return StaticCascade(
-        environment=env.name, mode=env.mode, digest=digest,
-        sources=tuple(source_requests(project)), tasks=tuple(tasks),
-        component_order=tuple(graph.component_order),
-        component_deps={c: graph.component_deps[c] for c in graph.component_order})

@@ -1,0 +1,181 @@
+"""Opening an environment: the one load every command starts from.
+
+``open_environment(root, name)`` returns one ``OpenEnvironment`` value that
+holds everything a command reads about the environment, each part loaded at
+most once:
+
+1. The name is checked once (``DeployRoot.environment``): a valid name whose
+   file exists, else bad input listing the environments of the root.
+2. The static cascade (``core.keys.StaticCascade``): the bytes of
+   ``components.yaml`` and the environment's file are hashed with the tool's
+   version and the root's path (relative repos resolve against it); when
+   ``.ottodeploy/<env>/cascade.json`` holds the cascade for that digest it is
+   used as it is, so a no-op build never validates the manifests again.
+   Otherwise the manifests are loaded and validated (``manifests``) and the
+   cascade is derived from them and cached.
+3. The sources: resolved with one ``git ls-remote`` per repo, in parallel
+   (``resolve``), or taken from a lockfile's exact SHAs (``resolution=``), or
+   not at all (``resolve=False``: ``check --offline``). Should a source fail
+   to resolve, the manifests are loaded properly so the error names the file,
+   the key and the line.
+4. The build keys of every task (``core.keys.plan_tasks``).
+
+The validated manifests (``project``), the compatibility matrix and the host
+inventory are loaded when first asked for, and then kept.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from . import __version__, atomicfile
+from .core.errors import OttodeployError
+from .core.keys import StaticCascade, StaticTask, TaskSpec, digest_text, plan_tasks
+from .core.sources import Resolution
+from .root import DeployRoot
+
+if TYPE_CHECKING:
+    from .core.models import CompatibilityFile
+    from .inventory import Inventory
+    from .manifests import Project
+    from .state import Records
+
+
+@dataclass
+class OpenEnvironment:
+    """One environment of a deploy root, opened once for a command."""
+
+    root: DeployRoot
+    name: str
+    static: StaticCascade
+    resolution: Resolution | None = None
+    specs: dict[str, TaskSpec] = field(default_factory=dict)
+    _project: Project | None = None
+
+    @property
+    def state(self) -> Path:
+        """``.ottodeploy/<env>/``: this environment's records, locks and doit database."""
+        return self.root.state / self.name
+
+    @property
+    def file(self) -> Path:
+        return self.root.env_file(self.name)
+
+    @property
+    def project(self) -> Project:
+        """The validated manifests (components and this environment), loaded on first use."""
+        if self._project is None:
+            from .manifests import load_project
+
+            self._project = load_project(self.root, self.name)
+        return self._project
+
+    @cached_property
+    def compatibility(self) -> CompatibilityFile:
+        from .manifests import load_compatibility
+
+        return load_compatibility(self.root, self.project.components)
+
+    @cached_property
+    def hosts(self) -> Inventory:
+        """Where the environment's hosts are (bad input when one has no address)."""
+        from .inventory import inventory
+        from .manifests import load_hosts
+
+        return inventory(self.project.environment, load_hosts(self.root))
+
+    @property
+    def records(self) -> Records:
+        from .state import Records
+
+        return Records(self.state)
+
+    def with_resolution(self, resolution: Resolution) -> OpenEnvironment:
+        """The same environment with other exact sources (a lockfile's), keys recomputed."""
+        return OpenEnvironment(self.root, self.name, self.static, resolution,
+                               plan_tasks(self.static, resolution.sources, self.state),
+                               self._project)
+
+
+def manifest_digest(root: DeployRoot, name: str) -> str | None:
+    """What the static cascade depends on: the tool, the root's path and the two files."""
+    try:
+        return digest_text(__version__.encode(), str(root.path).encode(),
+                           root.components_file.read_bytes(), root.env_file(name).read_bytes())
+    except OSError:
+        return None
+
+
+def static_cascade(project: Project, digest: str) -> StaticCascade:
+    """What the manifests of ``project`` say about its environment's cascade."""
+    from .resolve import source_requests
+
+    graph = project.graph
+    env = project.environment
+    tasks = []
+    for task in graph.order:
+        comp_name, art_name = graph.nodes[task]
+        art = project.components.components[comp_name].artifacts[art_name]
+        tasks.append(StaticTask(
+            task=task, component=comp_name, artifact=art_name, deps=graph.deps[task],
+            run=art.run, needs=tuple(art.needs), outputs=tuple(art.outputs), image=art.image,
+            cache=art.cache, build_with=dict(env.sources[comp_name].build_with)))
+    return StaticCascade(
+        environment=env.name, mode=env.mode, digest=digest,
+        sources=tuple(source_requests(project)), tasks=tuple(tasks),
+        component_order=tuple(graph.component_order),
+        component_deps={c: graph.component_deps[c] for c in graph.component_order})
+
+
+def _cached_static(cache_file: Path, digest: str | None) -> StaticCascade | None:
+    if digest is None:
+        return None
+    try:
+        data = json.loads(cache_file.read_text())
+        if data.get("digest") == digest:
+            return StaticCascade.from_json(data)
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # missing or unreadable: made again below (and rewritten)
+    return None
+
+
+def open_environment(root: DeployRoot, name: str, *, resolve: bool = True,
+                     resolution: Resolution | None = None, validate: bool = False,
+                     keep_cascade: bool = True) -> OpenEnvironment:
+    """Open ``name`` (see the module docstring).
+
+    ``resolution`` replaces resolving the manifest's refs (a lockfile's exact SHAs);
+    ``resolve=False`` opens it without contacting any repo (no keys then);
+    ``validate`` loads and validates the manifests even when the cached cascade would do;
+    ``keep_cascade=False`` writes nothing under ``.ottodeploy/`` (``check`` changes nothing).
+    """
+    name = root.environment(name)
+    digest = manifest_digest(root, name)
+    cache_file = root.state / name / "cascade.json"
+    project: Project | None = None
+    static = None if validate else _cached_static(cache_file, digest)
+    if static is None:
+        from .manifests import load_project
+
+        project = load_project(root, name)
+        static = static_cascade(project, digest or "")
+        if digest is not None and keep_cascade:
+            atomicfile.write_text(cache_file, json.dumps(static.to_json()))
+    opened = OpenEnvironment(root, name, static, _project=project)
+    if resolution is not None:
+        return opened.with_resolution(resolution)
+    if not resolve:
+        return opened
+    from .resolve import resolve_requests
+
+    resolved, misses = resolve_requests(static.sources, root.cache)
+    if misses:
+        from .resolve import resolve as resolve_project
+
+        resolve_project(opened.project)  # raises with file, key and line
+        raise OttodeployError("sources changed while resolving; run again")
+    return opened.with_resolution(Resolution(name, resolved))

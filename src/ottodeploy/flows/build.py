@@ -1,0 +1,35 @@
+"""``inv build ENV [--task T]... [--jobs N]`` and ``inv plan ENV [--json]``.
+
+``build`` is doit underneath, in this process, on the same tasks ``dodo.py``
+gives (so ``doit`` and ``inv build`` share state and keys): the environment is
+opened once (``environment.open_environment``), its tasks run by
+``engine.run``. ``plan`` asks the same records what would run and why
+(``core.plan``), and builds nothing.
+"""
+
+from __future__ import annotations
+
+from .. import engine
+from ..core.errors import BuildError
+from ..core.plan import Plan, plan
+from ..environment import OpenEnvironment, open_environment
+from ..reporting import Reporter
+from ..root import DeployRoot
+from ..state import missing_outputs
+
+
+def build(root: DeployRoot, env: str, tasks: list[str], reporter: Reporter,
+          jobs: int = 1) -> engine.BuildRun:
+    done = engine.run(open_environment(root, env), tasks, reporter, jobs)
+    if done.code != 0:
+        raise BuildError(f"build of {env} failed (doit exit status {done.code})")
+    return done
+
+
+def plan_of(opened: OpenEnvironment) -> Plan:
+    records = opened.records
+    return plan(opened.name, opened.specs, records.all(), missing_outputs(records, opened.specs))
+
+
+def plan_env(root: DeployRoot, env: str) -> Plan:
+    return plan_of(open_environment(root, env))

@@ -1,0 +1,248 @@
+"""``inv deploy``: check -> build or verify -> deploy -> smoke -> e2e -> lockfile.
+
+1. check: the environment is opened once with its manifests validated; every
+   ref is resolved (or the lockfile's exact SHAs are taken, when replaying);
+   the compatibility matrix holds; every host a deploy step needs has an
+   address; where the environment requires it, the approval of its
+   manifest's last change. Nothing is locked or written before this passes.
+2. The environment's deploy lock is taken (one deploy at a time).
+3. build: the whole cascade through doit (branch mode builds what changed;
+   released sources only verify that their images exist).
+4. deploy: components in cascade order, each to its hosts (``deploy.on``)
+   through the environment's target, with the build's ``OTTO_*`` variables and
+   the exact image reference. The first failing host stops the deploy.
+5. smoke and e2e, only when everything before passed.
+6. lockfile: written whenever the deploy stage was reached: ``healthy`` only
+   when deploy, smoke and e2e passed, else ``failed`` (and exit 1).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import engine
+from ..core.compat import violations
+from ..core.errors import BadInput, BuildError, CompatibilityError, DeployError
+from ..core.keys import digest_text
+from ..core.models import Lockfile
+from ..core.sources import Resolution
+from ..core.variables import deploy_variables, var_name
+from ..environment import OpenEnvironment, open_environment
+from ..inventory import Host, Inventory
+from ..lockfile import LockedFile, new_lockfile, write_new
+from ..reporting import Reporter, note, output_to, stage, warn
+from ..root import DeployRoot
+from ..smoke import SmokeResult, run_checks
+from ..state import env_lock
+from ..targets import LocalTarget, SshTarget, Step, StepResult
+
+PlannedStep = tuple[str, Host, str]   # component, host, command
+
+
+@dataclass
+class DeployReport:
+    environment: str
+    status: str = "not deployed"          # healthy | failed | dry-run | not deployed
+    lockfile: Path | None = None
+    steps: list[StepResult] = field(default_factory=list)
+    smoke: SmokeResult | None = None
+    e2e: str = "skipped"
+    problem: str = ""
+
+
+def deploy(root: DeployRoot, env: str, *, reporter: Reporter, dry_run: bool = False,
+           replay: LockedFile | None = None, jobs: int = 1) -> DeployReport:
+    from ..approval import require_approval
+    from ..notify import notify
+    from ..resolve import resolve_locked
+
+    stage(reporter, "check", env)
+    opened = open_environment(root, env, validate=True, resolve=replay is None)
+    project = opened.project
+    if replay is not None:
+        opened = opened.with_resolution(resolve_locked(project, replay))
+    resolution = opened.resolution
+    assert resolution is not None
+    found = violations(opened.compatibility, resolution.versions())
+    if found:
+        raise CompatibilityError([str(v) for v in found])
+    steps = _steps_plan(opened)  # a host the manifest lacks is bad input, found here
+    if project.environment.approval_required:
+        require_approval(root, opened.name, replay=replay, say=lambda t: note(reporter, t))
+    note(reporter, f"   {len(resolution.sources)} sources resolved, compatibility ok")
+    if dry_run:
+        _dry_run(opened, steps, reporter)
+        return DeployReport(opened.name, status="dry-run")
+
+    with env_lock(opened.state, f"deploy {opened.name}", warn=lambda m: warn(reporter, m)):
+        notify(root, "deploy-started", env=opened.name, versions=resolution.versions())
+        mode = "build" if project.environment.mode == "branch" else "verify released images"
+        stage(reporter, mode)
+        if engine.run(opened, [], reporter, jobs).code != 0:
+            notify(root, "deploy-failed", env=opened.name, detail="build failed")
+            raise BuildError(f"build of {opened.name} failed; nothing was deployed and no "
+                             "lockfile written")
+        report = _deploy_and_test(opened, steps, reporter)
+        lock = _lockfile(opened, resolution, report, replay)
+        report.lockfile = write_new(root, lock)
+        reporter.emit("lockfile", path=root.display(report.lockfile), status=report.status)
+        event = "deploy-succeeded" if report.status == "healthy" else "deploy-failed"
+        notify(root, event, env=opened.name, versions=resolution.versions(),
+               detail=report.problem or report.lockfile.name)
+    if report.status != "healthy":
+        raise DeployError(f"deploy of {opened.name} failed: {report.problem}",
+                          hint=f"lockfile {root.display(report.lockfile)} records it as failed")
+    return report
+
+
+def _dry_run(opened: OpenEnvironment, steps: list[PlannedStep], reporter: Reporter) -> None:
+    from .build import plan_of
+
+    result = plan_of(opened)
+    environment = opened.project.environment
+    stage(reporter, "build", f"{len(result.to_run)} of {len(result.tasks)} tasks would run",
+          state="dry-run")
+    for t in result.tasks:
+        if t.run:
+            note(reporter, f"   {t.task}: {'; '.join(t.reasons)}")
+    stage(reporter, "deploy", state="dry-run")
+    for component, host, run in steps:
+        note(reporter, f"   {component} -> {host.name} ({host.address}): {run}")
+    stage(reporter, "smoke", f"{len(environment.smoke)} checks", state="dry-run")
+    if environment.e2e:
+        stage(reporter, "e2e", environment.e2e.run, state="dry-run")
+    note(reporter, "dry run: nothing was built, deployed or written")
+
+
+def _steps_plan(opened: OpenEnvironment) -> list[PlannedStep]:
+    project = opened.project
+    hosts = opened.hosts
+    out = []
+    for component in project.graph.component_order:
+        spec = project.components.components[component].deploy
+        if spec is None or spec.on == "none" or spec.run is None:
+            continue
+        targets = list(hosts.nodes) if spec.on == "nodes" else (
+            [hosts.services_host] if hosts.services_host else [])
+        if not targets:
+            key = "nodes" if spec.on == "nodes" else "services_host"
+            raise BadInput(f"{opened.root.display(opened.file)}: "
+                           f"infrastructure.{key}: component {component} deploys on {spec.on} "
+                           f"(manifests/components.yaml), but environment {opened.name} names "
+                           "none", hint=f"set infrastructure.{key} in the environment's manifest")
+        out += [(component, h, spec.run) for h in targets]
+    return out
+
+
+def exact_images(opened: OpenEnvironment) -> dict[str, str]:
+    """Per image task, the reference by digest its record holds for the current key."""
+    records = opened.records
+    out = {}
+    for task, spec in opened.specs.items():
+        record = records.get(task)
+        if spec.image_ref and record is not None and record.key == spec.key:
+            out[task] = record.artifact()
+    return out
+
+
+def _deploy_and_test(opened: OpenEnvironment, steps: list[PlannedStep],
+                     reporter: Reporter) -> DeployReport:
+    root = opened.root
+    env = opened.project.environment
+    hosts = opened.hosts
+    resolution = opened.resolution
+    assert resolution is not None
+    report = DeployReport(env.name)
+    target: LocalTarget | SshTarget
+    if env.infrastructure.target == "local":
+        target = LocalTarget(root.path, dict(os.environ))
+    else:
+        target = SshTarget(env.infrastructure.ssh, root.path, dict(os.environ))
+    stage(reporter, "deploy")
+    images = exact_images(opened)
+    for component, host, run in steps:
+        spec = opened.project.components.components[component].deploy
+        assert spec is not None
+        variables = {**deploy_variables(env.name, component, resolution.sources[component],
+                                        opened.specs, images),
+                     "OTTO_HOST": host.name, "OTTO_HOST_ADDRESS": host.address}
+        if host.index:  # nodes only (1-based); the services host has no index
+            variables["OTTO_NODE_INDEX"] = str(host.index)
+        step = Step(component, host, run, variables,
+                    [root.path / f for f in spec.files], spec.remote_dir, spec.timeout)
+        reporter.emit("step", component=component, host=host.name, address=host.address,
+                      state="started")
+        result = target.deploy(step, output_to(reporter, f"{component}@{host.name}"))
+        report.steps.append(result)
+        if not result.ok:
+            report.status, report.problem = "failed", result.message
+            reporter.emit("step", component=component, host=host.name, address=host.address,
+                          state="failed", message=result.message)
+            return report
+    values = {n: s.fields() for n, s in resolution.sources.items()}
+    if env.smoke:
+        stage(reporter, "smoke", f"({len(env.smoke)} checks)")
+        report.smoke = run_checks(env.smoke, values, hosts)
+        for r in report.smoke.results:
+            reporter.emit("check", name=r.name, url=r.url,
+                          state="passed" if r.ok else "failed",
+                          message="" if r.ok else r.message, attempts=r.attempts)
+        if not report.smoke.ok:
+            failed = next(r for r in report.smoke.results if not r.ok)
+            report.status, report.problem = "failed", f"smoke check {failed.name}: {failed.message}"
+            return report
+    if env.e2e:
+        stage(reporter, "e2e")
+        report.e2e = _run_e2e(opened, hosts, env.e2e.run, env.e2e.timeout, reporter)
+        if report.e2e != "passed":
+            report.status, report.problem = "failed", f"e2e {report.e2e}: {env.e2e.run}"
+            return report
+    report.status = "healthy"
+    return report
+
+
+def _run_e2e(opened: OpenEnvironment, hosts: Inventory, run: str, timeout: float,
+             reporter: Reporter) -> str:
+    from ..process import stream
+
+    assert opened.resolution is not None
+    variables = {"OTTO_ENV": opened.name}
+    for name, src in opened.resolution.sources.items():
+        variables[f"OTTO_{var_name(name)}_SHA"] = src.sha
+        variables[f"OTTO_{var_name(name)}_VERSION"] = src.version
+    if hosts.services_host:
+        variables["OTTO_SERVICES_HOST"] = hosts.services_host.address
+    variables["OTTO_NODES"] = ",".join(h.address for h in hosts.nodes)
+    code, _ = stream(["bash", "-c", run], cwd=opened.root.path,
+                     env={**os.environ, **variables}, on_line=output_to(reporter, "e2e"),
+                     timeout=timeout)
+    return "passed" if code == 0 else ("timed out" if code is None else "failed")
+
+
+def _lockfile(opened: OpenEnvironment, resolution: Resolution, report: DeployReport,
+              replay: LockedFile | None) -> Lockfile:
+    records = opened.records
+    artifacts = {}
+    keys = {}
+    for task, spec in opened.specs.items():
+        record = records.get(task)
+        keys[task] = spec.key
+        artifacts[task] = record.artifact() if record and record.key == spec.key else \
+            f"key:{spec.key}"
+    deployed = all(s.ok for s in report.steps)
+    tests = {"deploy": "passed" if deployed else "failed",
+             "smoke": report.smoke.status if report.smoke else "skipped",
+             "e2e": report.e2e}
+    root = opened.root
+    digest = digest_text(root.components_file.read_bytes(), opened.file.read_bytes())
+    environment = opened.project.environment
+    return new_lockfile(
+        environment=environment.name, status=report.status,
+        sources={n: {"repo": s.repo, "ref": s.ref, "sha": s.sha, "version": s.version,
+                     "pinned_by": s.pin} for n, s in resolution.sources.items()},
+        artifacts=artifacts, tests=tests, mode=environment.mode,
+        manifest_digest=f"sha256:{digest}", build_keys=keys,
+        replay_of=replay.name if replay else None,
+        note=report.problem or None)

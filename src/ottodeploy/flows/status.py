@@ -1,0 +1,38 @@
+"""``inv status [--env ENV]``: what is deployed where.
+
+Every lockfile of the root is read once; per environment the newest by
+``timestamp`` (never by file name) is its current state.
+"""
+
+from __future__ import annotations
+
+import calendar
+import time
+from typing import Any
+
+from ..lockfile import LockedFile, history
+from ..root import DeployRoot
+
+
+def status(root: DeployRoot, env: str | None = None) -> dict[str, Any]:
+    envs = [root.environment(env)] if env else root.environments()
+    by_env: dict[str, list[LockedFile]] = {e: [] for e in envs}
+    for f in history(root):
+        if f.lock.environment in by_env:
+            by_env[f.lock.environment].append(f)
+    out: dict[str, Any] = {}
+    now = time.time()
+    for e in envs:
+        files = by_env[e]
+        if not files:
+            out[e] = {"lockfile": None, "status": None, "timestamp": None, "sources": {}}
+            continue
+        f = files[-1]
+        stamp = calendar.timegm(time.strptime(f.lock.timestamp, "%Y-%m-%dT%H:%M:%SZ"))
+        out[e] = {
+            "lockfile": f.name, "status": f.lock.status, "timestamp": f.lock.timestamp,
+            "age_seconds": max(0, int(now - stamp)),
+            "sources": {n: {"sha": s.sha, "version": s.version, "ref": s.ref}
+                        for n, s in f.lock.sources.items()},
+        }
+    return {"environments": out}
