@@ -62,7 +62,7 @@ class Result:
 
 def run_inv(*argv: str) -> Result:
     """``inv ARGV`` in this process, with the project's collection; exit code captured."""
-    from invoke import Program
+    from invoke.program import Program
     from tasks import ns
 
     program = Program(namespace=ns, name="inv", binary="inv")

@@ -34,11 +34,9 @@ from ottodeploy.cli.console import ConsoleReporter
 from ottodeploy.environment import open_environment
 from ottodeploy.root import DeployRoot
 from ottodeploy.state import Records
-from tests.cascade_model import (  # noqa: F401  (re-exported to the registry tests)
+from tests.cascade_model import (
     ALL_TASKS,
     BRANCH,
-    COMPONENT_TASKS,
-    TASK_DEPS,
     closure_of,
     downstream,
     upstream,

@@ -24,10 +24,11 @@ import pytest
 from ottodeploy.core.imageref import parse_image_ref
 from ottodeploy.registry import RegistryClient
 from ottodeploy.state import Records
+from tests.cascade_model import ALL_TASKS, BRANCH, closure_of
 from tests.conftest import PROJECT, run_inv
 from tests.ecosystem import Ecosystem
 from tests.servers import free_port
-from tests.test_cascade import ALL_TASKS, BRANCH, build, change, closure_of, edit_env, state_dir
+from tests.test_cascade import build, change, edit_env, state_dir
 
 IMAGES = {
     "ottochain_image": "scasplte2/ottochain-metagraph",
@@ -166,8 +167,9 @@ def test_another_environment_reuses_images_built_for_the_same_key(
         assert rec.image_ref is not None
         assert digest_of(client, rec.image_ref) == built["digest"]
     sha7 = otto.rev("develop")[:7]
-    assert beta_records.get("ottochain_image").image_ref == \
-        image_ref(registry, "ottochain_image", f"release-beta-{sha7}")  # type: ignore[union-attr]
+    otto_image = beta_records.get("ottochain_image")
+    assert otto_image is not None
+    assert otto_image.image_ref == image_ref(registry, "ottochain_image", f"release-beta-{sha7}")
     assert build(eco, "beta").built == []
 
 

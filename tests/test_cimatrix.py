@@ -65,6 +65,7 @@ def write_lockfile(eco: Ecosystem, env: str = "scratch", drop: tuple[str, ...] =
     """A healthy lockfile holding every current build key (but ``drop``'s); its file name."""
     root = DeployRoot(eco.root)
     cascade = open_environment(root, env)
+    assert cascade.resolution is not None
     lock = new_lockfile(
         environment=env, status="healthy", mode=cascade.static.mode,
         sources={n: {"repo": s.repo, "ref": s.ref, "sha": s.sha, "version": s.version}

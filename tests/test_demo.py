@@ -6,11 +6,13 @@ import json
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
-from ottodeploy import demo
+from ottodeploy import demo as sandbox
+from ottodeploy.cli import demo
 from ottodeploy.cli.console import ConsoleReporter
 from ottodeploy.process import pid_running
 from ottodeploy.reporting import Collected
@@ -28,7 +30,7 @@ def test_the_demo_tells_the_whole_story_and_cleans_up(
     demo.run(tmp_path, reporter=ConsoleReporter())  # build progress to stdout too, in order
     assert dict(os.environ) == environ  # the demo's git identity etc. do not leak out
     out = capsys.readouterr().out
-    base = demo.base_dir(tmp_path)
+    base = sandbox.base_dir(tmp_path)
     root = DeployRoot(base / "deploy")
 
     # every chapter ran, in order
@@ -47,7 +49,7 @@ def test_the_demo_tells_the_whole_story_and_cleans_up(
     assert re.search(r"ok\s+services-commit", out)
 
     lockfiles = {p.name: yaml.safe_load(p.read_text()) for p in root.lockfiles.glob("*.yaml")}
-    by_env: dict[str, list[dict[str, object]]] = {}
+    by_env: dict[str, list[dict[str, Any]]] = {}
     for lock in lockfiles.values():
         by_env.setdefault(str(lock["environment"]), []).append(lock)
     assert len(by_env["demo"]) == 2 and len(by_env["beta"]) == 1
@@ -68,7 +70,7 @@ def test_the_demo_runs_again_and_keep_leaves_services_until_stopped(tmp_path: Pa
     first = Collected()
     demo.run(tmp_path, reporter=first, keep=True)
     lines = [e["text"] for e in first.of("note")]
-    base = demo.base_dir(tmp_path)
+    base = sandbox.base_dir(tmp_path)
     pids = _pids(base)
     try:
         assert len(pids) == 6 and all(pid_running(p) for p in pids)
@@ -80,7 +82,7 @@ def test_the_demo_runs_again_and_keep_leaves_services_until_stopped(tmp_path: Pa
         assert not [p for p in pids if pid_running(p)]
         assert any("demo finished" in line for line in again)
     finally:
-        demo.stop(tmp_path)
+        sandbox.stop(tmp_path)
     assert not [p for p in _pids(base) if pid_running(p)]
 
 

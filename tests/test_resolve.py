@@ -22,11 +22,12 @@ import pytest
 import ottodeploy.git
 import ottodeploy.resolve
 from ottodeploy.core.errors import EXIT_BAD_INPUT, EXIT_FAILED
+from ottodeploy.core.sources import Resolution
 from ottodeploy.git import RemoteRefs
 from ottodeploy.manifests import load_project
 from ottodeploy.mirror import Mirror
 from ottodeploy.process import Completed
-from ottodeploy.resolve import Resolution, resolve
+from ottodeploy.resolve import resolve
 from ottodeploy.root import DeployRoot
 from tests.conftest import run_inv
 from tests.ecosystem import Ecosystem
@@ -315,7 +316,7 @@ def test_unreachable_repo_is_an_operation_failure(eco: Ecosystem) -> None:
 
 def test_all_repos_are_read_at_once(eco: Ecosystem, monkeypatch: pytest.MonkeyPatch) -> None:
     # every ls-remote waits until all seven are in flight: only parallel reads get through
-    real = ottodeploy.resolve.ls_remote
+    real = ottodeploy.git.ls_remote
     barrier = threading.Barrier(len(eco.repos), timeout=30)
     threads: Counter[str] = Counter()
     calls: list[str] = []
@@ -336,7 +337,7 @@ def test_all_repos_are_read_at_once(eco: Ecosystem, monkeypatch: pytest.MonkeyPa
 
 def test_one_ls_remote_per_repo(eco: Ecosystem, monkeypatch: pytest.MonkeyPatch) -> None:
     # two sources reading one repo: it is listed once
-    real = ottodeploy.resolve.ls_remote
+    real = ottodeploy.git.ls_remote
     calls: list[str] = []
 
     def reading(url: str) -> RemoteRefs:

@@ -18,7 +18,6 @@ from tests.servers import (
     RecordedRequest,
     Response,
     SshServer,
-    free_port,
     run_registry,
 )
 
@@ -31,12 +30,6 @@ def _refuses(port: int) -> bool:
     except OSError:
         return True
     return False
-
-
-def test_free_port_is_bindable() -> None:
-    port = free_port()
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", port))
 
 
 # -- sshd --------------------------------------------------------------------------------

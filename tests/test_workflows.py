@@ -16,7 +16,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 import yaml
@@ -59,7 +59,7 @@ def load(name: str) -> Workflow:
 
 def triggers(wf: Workflow) -> dict[str, Any]:
     """The `on:` mapping (YAML 1.1 reads the bare key `on` as True)."""
-    on = wf.get("on", wf.get(True))
+    on = wf.get("on", wf.get(True))  # type: ignore[call-overload]  # YAML 1.1 key True
     assert isinstance(on, dict), "`on:` must be a mapping"
     return {k: v or {} for k, v in on.items()}
 
@@ -370,7 +370,7 @@ def node_path() -> str | None:
     return os.pathsep.join(str(p) for p in found) if found else None
 
 
-def missing(what: str) -> None:
+def missing(what: str) -> NoReturn:
     message = f"{what}; {INSTALL_HINT}"
     if os.environ.get("OTTODEPLOY_CI"):
         pytest.fail(message)

@@ -31,7 +31,7 @@ _OWNER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9._-]+")
 LS_REMOTE_TIMEOUT = 60.0
 _RECORD = "\x1e"
 _FIELD = "\x00"
-_ADDRESS = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://|[^/\s]+@[^/\s:]+:")
+ADDRESS = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://|[^/\s]+@[^/\s:]+:")
 
 
 def git_env() -> dict[str, str]:
@@ -234,23 +234,6 @@ def local_repo(path: Path) -> Repo:
         return Repo(str(path.resolve()), path.resolve())
     top = git(["rev-parse", "--show-toplevel"], cwd=path).stdout.strip()
     return Repo(top, Path(top))
-
-
-def open_repo(repo: str, cache: Path) -> Repo:
-    """A local path as it is, any other address through a mirror under ``cache``."""
-    refuse_option(repo, "REPO")
-    path = Path(repo).expanduser()
-    if path.is_dir():
-        return local_repo(path)
-    url = repo_url(repo, Path.cwd())
-    if not _ADDRESS.match(url):
-        raise UsageError(f"{repo!r} is neither a directory nor a repository address",
-                         hint="give a path, a URL (https://, file://, ssh://) or owner/name")
-    from .mirror import Mirror
-
-    mirror = Mirror(cache, url)
-    mirror.fetch()
-    return Repo(url, mirror.path, bare=True)
 
 
 def refuse_option(text: str, what: str) -> None:

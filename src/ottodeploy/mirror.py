@@ -21,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from . import git as door
-from .core.errors import GitError, ResolveError
+from .core.errors import GitError, ResolveError, UsageError
 from .process import Completed
 
 FETCH_TIMEOUT = 1800.0
@@ -151,3 +151,18 @@ class Mirror:
             dest.parent.mkdir(parents=True, exist_ok=True)
             self._git(["worktree", "add", "--quiet", "--force", "--force", "--detach",
                        str(dest), sha])
+
+
+def open_repo(repo: str, cache: Path) -> door.Repo:
+    """A local path as it is, any other address through a mirror under ``cache``."""
+    door.refuse_option(repo, "REPO")
+    path = Path(repo).expanduser()
+    if path.is_dir():
+        return door.local_repo(path)
+    url = door.repo_url(repo, Path.cwd())
+    if not door.ADDRESS.match(url):
+        raise UsageError(f"{repo!r} is neither a directory nor a repository address",
+                         hint="give a path, a URL (https://, file://, ssh://) or owner/name")
+    mirror = Mirror(cache, url)
+    mirror.fetch()
+    return door.Repo(url, mirror.path, bare=True)

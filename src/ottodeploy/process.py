@@ -16,13 +16,17 @@ import shlex
 import signal
 import subprocess
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from .core.errors import OttodeployError, ProcessFailed
 from .redact import redact
 
+T = TypeVar("T")
+R = TypeVar("R")
+MAX_PARALLEL = 16
 log = logging.getLogger("ottodeploy.process")
 _TAIL_LINES = 20
 
@@ -149,3 +153,12 @@ def pid_running(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def parallel(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
+    """``fn`` over ``items`` in threads, results in order; the first exception is raised."""
+    todo = list(items)
+    if len(todo) <= 1:
+        return [fn(x) for x in todo]
+    with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(todo))) as pool:
+        return list(pool.map(fn, todo))

@@ -19,33 +19,21 @@ an operation failure (exit 1).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 from . import atomicfile
 from .core.errors import RefNotFound, ResolveError
 from .core.sources import Miss, Resolution, ResolvedSource, SourceRequest
 from .git import AmbiguousRef, RemoteRefs, ls_remote, repo_url
 from .mirror import Mirror
+from .process import parallel
 
 if TYPE_CHECKING:
     from .lockfile import LockedFile
     from .manifests import Project
 
-T = TypeVar("T")
-R = TypeVar("R")
-MAX_PARALLEL = 16
-
-
-def parallel(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
-    """``fn`` over ``items`` in threads, results in order; the first exception is raised."""
-    todo = list(items)
-    if len(todo) <= 1:
-        return [fn(x) for x in todo]
-    with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(todo))) as pool:
-        return list(pool.map(fn, todo))
 
 
 def read_remotes(urls: Iterable[str]) -> dict[str, RemoteRefs]:

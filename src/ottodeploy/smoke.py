@@ -20,7 +20,7 @@ from typing import Any
 from .core.interpolate import render
 from .core.models import SmokeCheck
 from .inventory import Inventory
-from .resolve import parallel
+from .process import parallel
 
 REQUEST_TIMEOUT = 5.0
 RETRY_PAUSE = 0.5

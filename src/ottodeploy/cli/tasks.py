@@ -210,13 +210,14 @@ def schema(c, dest=None):  # type: ignore[no-untyped-def]
 @guarded
 def demo(c, keep=False, stop=False):  # type: ignore[no-untyped-def]
     """The whole flow on a sandbox ecosystem (seven local repos, local services)."""
-    from .. import demo as sandbox_demo
+    from ..demo import stop as stop_demo
+    from .demo import run as run_demo
 
     here = Path(c.config.ottodeploy.root)
     if stop:
-        say("stopped: " + (", ".join(sandbox_demo.stop(here)) or "nothing was running"))
+        say("stopped: " + (", ".join(stop_demo(here)) or "nothing was running"))
         return
-    sandbox_demo.run(here, reporter=_reporter(False), keep=keep)
+    run_demo(here, reporter=_reporter(False), keep=keep)
 
 
 # --- the release flow ----------------------------------------------------------------------
@@ -252,7 +253,7 @@ def next_version(c, repo, since=None, bump_minor_pre_major=False,  # type: ignor
                  bump_patch_for_minor_pre_major=False, json=False):
     """The next version release-please would cut from REPO (a path or a URL)."""
     from ..flows.nextversion import next_version_of
-    from ..git import open_repo
+    from ..mirror import open_repo
     from . import render
 
     found = next_version_of(open_repo(repo, _root(c).cache), since,
