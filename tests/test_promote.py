@@ -19,6 +19,7 @@ import pytest
 
 import ottodeploy.flows.promote
 import ottodeploy.github
+import ottodeploy.http
 from ottodeploy.core.errors import EXIT_BAD_INPUT, EXIT_FAILED
 from tests.conftest import PROJECT
 from tests.deployrepo import (
@@ -497,8 +498,8 @@ def test_incompatible_promotion_is_refused_without_a_branch(plain: Ecosystem,
 def github(plain: Ecosystem, monkeypatch: pytest.MonkeyPatch) -> Iterator[HttpRecorder]:
     """GitHub's API as a recorder; the environment GitHub Actions would give."""
     sleeps: list[float] = []
-    # the backoff is recorded, not slept (only github's own view of ``time`` is replaced)
-    monkeypatch.setattr(ottodeploy.github, "time", SimpleNamespace(sleep=sleeps.append))
+    # the backoff is recorded, not slept (only the HTTP door's view of ``time`` is replaced)
+    monkeypatch.setattr(ottodeploy.http, "time", SimpleNamespace(sleep=sleeps.append))
     with HttpRecorder() as recorder:
         recorder.sleeps = sleeps  # type: ignore[attr-defined]
         monkeypatch.setenv("GITHUB_TOKEN", TOKEN)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .core.errors import ApprovalError, GitError, UsageError
-from .git import git
+from .git import git, toplevel
 from .lockfile import LockedFile
 from .root import DeployRoot
 
@@ -41,11 +41,11 @@ class Approval:
 
 
 def _toplevel(root: DeployRoot) -> Path:
-    try:
-        return Path(git(["rev-parse", "--show-toplevel"], cwd=root.path).stdout.strip())
-    except GitError:
+    top = toplevel(root.path)
+    if top is None:
         raise ApprovalError(f"{root.path} is not a git repository, so approvals cannot be checked",
-                            hint="the deploy repo must be a git checkout with history") from None
+                            hint="the deploy repo must be a git checkout with history")
+    return top
 
 
 def manifest_path(root: DeployRoot, env: str) -> str:

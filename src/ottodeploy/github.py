@@ -10,7 +10,6 @@ request already exists is not an error. The token travels only in the
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -34,7 +33,8 @@ def configured(environ: Mapping[str, str]) -> bool:
 
 def open_pull_request(environ: Mapping[str, str], *, head: str, base: str, title: str,
                       body: str) -> PullRequest:
-    import requests
+    from .core.errors import HttpError
+    from .http import HttpClient
 
     token = environ["GITHUB_TOKEN"]
     repo = environ.get("GITHUB_REPOSITORY")
@@ -47,24 +47,20 @@ def open_pull_request(environ: Mapping[str, str], *, head: str, base: str, title
                "X-GitHub-Api-Version": "2022-11-28", "User-Agent": "ottodeploy"}
     payload = {"title": title, "head": head, "base": base, "body": body,
                "maintainer_can_modify": True}
-    problem = ""
-    for attempt in range(ATTEMPTS):
-        try:
-            response = requests.post(url, json=payload, headers=headers, timeout=TIMEOUT)
-        except requests.RequestException as exc:
-            problem = type(exc).__name__
-        else:
-            if response.status_code == 201:
-                data: dict[str, Any] = response.json()
-                return PullRequest(data.get("number"), data.get("html_url"))
-            if response.status_code == 422 and "already exists" in response.text:
-                return PullRequest(None, None)
-            if response.status_code < 500:
-                raise OttodeployError(redact(
-                    f"GitHub refused the pull request for {head} -> {base}: HTTP "
-                    f"{response.status_code} {response.text[:300]}", environ))
-            problem = f"HTTP {response.status_code}"
-        if attempt + 1 < ATTEMPTS:
-            time.sleep(min(2.0 ** attempt, 4.0))
-    raise OttodeployError(f"GitHub did not answer creating the pull request for {head}: {problem}"
-                          f" (tried {ATTEMPTS} times)")
+    try:
+        with HttpClient(timeout=TIMEOUT, attempts=ATTEMPTS, environ=environ) as http:
+            response = http.post(url, json=payload, headers=headers)
+    except HttpError as exc:
+        raise OttodeployError(f"GitHub did not answer creating the pull request for {head}: "
+                              f"{exc.reason} (tried {ATTEMPTS} times)") from None
+    if response.status_code == 201:
+        data: dict[str, Any] = response.json()
+        return PullRequest(data.get("number"), data.get("html_url"))
+    if response.status_code == 422 and "already exists" in response.text:
+        return PullRequest(None, None)
+    if response.status_code >= 500:
+        raise OttodeployError(f"GitHub did not answer creating the pull request for {head}: "
+                              f"HTTP {response.status_code} (tried {ATTEMPTS} times)")
+    raise OttodeployError(redact(
+        f"GitHub refused the pull request for {head} -> {base}: HTTP "
+        f"{response.status_code} {response.text[:300]}", environ))

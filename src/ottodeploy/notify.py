@@ -76,19 +76,21 @@ def notify(root: DeployRoot | None, event: str, *, env: str,
     deliveries = _deliveries(environ, text)
     if not deliveries:
         return []
-    import requests
+    from .core.errors import HttpError
+    from .http import HttpClient
 
     accepted: list[str] = []
 
     def send(channel: str, url: str, body: dict[str, Any]) -> None:
         try:
-            response = requests.post(url, json=body, timeout=REQUEST_TIMEOUT)
+            with HttpClient(timeout=REQUEST_TIMEOUT, environ=environ) as http:
+                response = http.post(url, json=body)
             if response.status_code < 300:
                 accepted.append(channel)
             else:
                 log.warning("%s notification refused: HTTP %s", channel, response.status_code)
-        except requests.RequestException as exc:
-            log.warning("%s notification failed: %s", channel, redact(type(exc).__name__))
+        except HttpError as exc:
+            log.warning("%s notification failed: %s", channel, redact(exc.reason, environ))
 
     threads = [threading.Thread(target=send, args=d, daemon=True, name=f"notify-{d[0]}")
                for d in deliveries]

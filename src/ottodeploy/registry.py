@@ -34,8 +34,9 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
-from .core.errors import RegistryError
+from .core.errors import HttpError, RegistryError
 from .core.imageref import DOCKER_HUB, ImageRef, is_loopback, sha256_digest
+from .http import HttpClient
 from .redact import redact
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -47,7 +48,6 @@ ACCEPT = ", ".join(MANIFEST_TYPES)
 
 DOCKER_HUB_API = "registry-1.docker.io"
 _CHALLENGE_PARAM = re.compile(r'(\w+)=(?:"([^"]*)"|([^\s,]+))')
-_ERRNO = re.compile(r"\[Errno -?\d+\] [^'\")\]]+")
 
 
 def registry_credentials(registry: str, env: Mapping[str, str]) -> tuple[str, str] | None:
@@ -82,16 +82,13 @@ class RegistryClient:
     def __init__(self, timeout: float = 10.0, env: Mapping[str, str] | None = None) -> None:
         self.timeout = timeout
         self._env: Mapping[str, str] = os.environ if env is None else env
-        self._session = requests.Session()
-        self._local = requests.Session()  # loopback: no proxy or netrc from the environment
-        self._local.trust_env = False
+        self._http = HttpClient(timeout=timeout, environ=self._env)
         self._tokens: dict[tuple[str, str], str] = {}
         self._basic: set[str] = set()
         self._lock = threading.Lock()
 
     def close(self) -> None:
-        self._session.close()
-        self._local.close()
+        self._http.close()
 
     def __enter__(self) -> RegistryClient:
         return self
@@ -215,20 +212,15 @@ class RegistryClient:
     ) -> requests.Response:
         headers = {**kw.get("headers", {}), **({"Authorization": auth} if auth else {})}
         try:
-            resp = self._session_for(ref.registry).request(
-                method, url, **{**kw, "headers": headers}, timeout=self.timeout,
-                allow_redirects=method in ("GET", "HEAD"),
-            )  # fmt: skip
-        except requests.RequestException as exc:
+            resp = self._http.request(method, url, **{**kw, "headers": headers},
+                                      allow_redirects=method in ("GET", "HEAD"))
+        except HttpError as exc:
             hint = "check that it is up and reachable (for the cache this is only a miss)"
-            raise _error(ref, f"cannot reach it: {self._reason(exc)}", hint=hint) from None
+            raise _error(ref, f"cannot reach it: {self._scrub(exc.reason)}", hint=hint) from None
         if resp.status_code >= 500:
             what = f"{method} answered {resp.status_code}{self._error_text(resp)}"
             raise _error(ref, what, hint="the registry has a problem; retry later")
         return resp
-
-    def _session_for(self, host: str) -> requests.Session:
-        return self._local if is_loopback(host) else self._session
 
     def _cached_auth(self, registry: str, scope: str) -> str | None:
         with self._lock:
@@ -260,11 +252,10 @@ class RegistryClient:
         if realm.scheme != "https" and not is_loopback(realm.netloc):
             creds = None  # never send credentials in clear text off this machine
         try:
-            resp = self._session_for(realm.netloc).get(
-                realm.geturl(), params=query, auth=creds, timeout=self.timeout
-            )
-        except requests.RequestException as exc:
-            raise _error(ref, f"cannot reach its token service: {self._reason(exc)}") from None
+            resp = self._http.get(realm.geturl(), params=query, auth=creds)
+        except HttpError as exc:
+            raise _error(ref, f"cannot reach its token service: {self._scrub(exc.reason)}") \
+                from None
         if resp.status_code in (401, 403):
             what = f"access denied (token service answered {resp.status_code})"
             raise _error(ref, what, hint=credentials_hint(ref.registry))
@@ -290,12 +281,6 @@ class RegistryClient:
             errors = resp.json().get("errors") or []
             text = "; ".join(f"{e.get('code', '')} {e.get('message', '')}" for e in errors)
         return f" ({self._scrub(text[:300])})" if text else ""
-
-    def _reason(self, exc: requests.RequestException) -> str:
-        if isinstance(exc, requests.Timeout):
-            return f"no answer within {self.timeout:g}s"
-        found = _ERRNO.search(str(exc))
-        return self._scrub(found.group(0).strip()) if found else type(exc).__name__
 
     def _scrub(self, text: str) -> str:
         """Remove the tokens this client holds, then every secret of the environment."""

@@ -17,8 +17,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .core.errors import HttpError
 from .core.interpolate import render
 from .core.models import SmokeCheck
+from .http import HttpClient
 from .inventory import Inventory
 from .process import parallel
 
@@ -98,15 +100,13 @@ def _matches(actual: Any, expected: Any) -> bool:
         and str(actual) == expected
 
 
-def _attempt(session: Any, url: str, check: SmokeCheck, expected: Mapping[str, Any],
+def _attempt(http: HttpClient, url: str, check: SmokeCheck, expected: Mapping[str, Any],
              timeout: float) -> str | None:
     """None when the check passes, else what was wrong."""
-    import requests
-
     try:
-        response = session.get(url, timeout=min(REQUEST_TIMEOUT, max(timeout, 0.5)))
-    except requests.RequestException as exc:
-        return f"GET {url}: {type(exc).__name__}"
+        response = http.get(url, timeout=min(REQUEST_TIMEOUT, max(timeout, 0.5)))
+    except HttpError as exc:
+        return f"GET {url}: {exc.reason}"
     if response.status_code != check.status:
         return f"GET {url}: expected status {check.status}, got {response.status_code}"
     if not expected:
@@ -127,19 +127,16 @@ def _attempt(session: Any, url: str, check: SmokeCheck, expected: Mapping[str, A
 
 def run_checks(checks: list[SmokeCheck], values: Mapping[str, Mapping[str, str]],
                hosts: Inventory) -> SmokeResult:
-    import requests
-
     concrete = expand(checks, values, hosts)
 
     def one(item: tuple[str, SmokeCheck, str, dict[str, Any]]) -> CheckResult:
         name, check, url, expected = item
         deadline = time.monotonic() + check.timeout
         attempts = 0
-        with requests.Session() as session:
-            session.trust_env = False
+        with HttpClient() as http:
             while True:
                 attempts += 1
-                problem = _attempt(session, url, check, expected, deadline - time.monotonic())
+                problem = _attempt(http, url, check, expected, deadline - time.monotonic())
                 if problem is None:
                     return CheckResult(name, url, True, "ok", attempts)
                 if time.monotonic() + RETRY_PAUSE >= deadline:

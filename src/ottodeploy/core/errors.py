@@ -156,3 +156,15 @@ class CommitLintFailed(OttodeployError):
 
 class BumpError(OttodeployError):
     """A bump cannot be committed (no git repository, a branch in the way)."""
+
+
+class HttpError(OttodeployError):
+    """An HTTP request got no answer (connection refused, timeout); exit 1.
+
+    ``reason`` is the why alone (``no answer within 5s``), for callers that name the
+    address their own way.
+    """
+
+    def __init__(self, message: str, *, reason: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.reason = reason
