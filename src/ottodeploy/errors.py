@@ -137,3 +137,7 @@ class ApprovalError(OttodeployError):
 
 class PromotionError(OttodeployError):
     """A promotion cannot be made (no healthy lockfile, untagged SHA, ...)."""
+
+
+class StoreError(OttodeployError):
+    """The artifact store lacks a blob, or holds one whose bytes do not match its digest."""
