@@ -200,6 +200,17 @@ def test_put_outputs_is_an_oci_artifact_indexed_by_key(tmp_path: Path) -> None:
     assert not store.has("sha256:" + "0" * 64)
 
 
+def test_an_artifact_without_outputs_is_stored_too(tmp_path: Path) -> None:
+    store = Store(tmp_path / "store")
+    digest = store.put_outputs(KEY_A, tmp_path, [], component="tessellation",
+                               artifact="publish")
+    assert store.lookup(KEY_A) == digest
+    assert list(store.unpack(digest).iterdir()) == []
+    # the key is in the manifest: another build key is another artifact, even with no bytes
+    assert store.put_outputs(KEY_B, tmp_path, [], component="tessellation",
+                             artifact="publish") != digest
+
+
 def test_unpack_is_read_only_and_stable(tmp_path: Path) -> None:
     checkout = make_checkout(tmp_path / "c")
     store = Store(tmp_path / "store")
@@ -441,6 +452,30 @@ def test_unpack_never_writes_through_a_symlink(tmp_path: Path) -> None:
     assert list(outside.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    ("index", "manifest"),
+    [
+        (b"{", None),  # index.json is not JSON
+        (b'{"manifests": ["x"]}', None),  # a descriptor that is no object
+        (None, b"[1, 2]"),  # the manifest is not an object
+        (None, b'{"layers": [{"digest": "md5:00"}]}'),  # a layer that is no sha256 blob
+    ],
+)
+def test_a_malformed_layout_is_a_store_error(tmp_path: Path, index: bytes | None,
+                                             manifest: bytes | None) -> None:
+    layout = tmp_path / "image"
+    write_layout(layout, {"a": b"a"}, tag="t")
+    if manifest is not None:
+        (layout / "blobs/sha256" / digest_of(manifest)[7:]).write_bytes(manifest)
+        index = json.dumps({"manifests": [{"digest": digest_of(manifest)}]}).encode()
+    assert index is not None
+    (layout / "index.json").write_bytes(index)
+    store = Store(tmp_path / "store")
+    with pytest.raises(StoreError):
+        store.put_layout(KEY_A, layout)
+    assert store.lookup(KEY_A) is None
+
+
 def test_a_layout_with_a_tampered_blob_is_refused(tmp_path: Path) -> None:
     layout = tmp_path / "image"
     digest = write_layout(layout, {"a": b"a"}, tag="t")
@@ -472,6 +507,11 @@ def test_push_then_a_second_root_pulls_the_identical_artifact(tmp_path: Path,
         second = Store.of_root(tmp_path / "machine-2")
         assert second.lookup(KEY_A) is None
         assert second.pull(client, ref, key=KEY_A) == digest
+        # a replay knows the locked digest: pulled by digest, whatever the tag says now
+        third = Store.of_root(tmp_path / "machine-3")
+        pinned = parse_image_ref(ref).with_digest(digest)
+        assert third.pull(client, pinned, key=KEY_A) == digest
+        assert third.lookup(KEY_A) == digest
     assert second.lookup(KEY_A) == digest
     for blob in first.blobs.iterdir():
         assert (second.blobs / blob.name).read_bytes() == blob.read_bytes()

@@ -73,15 +73,37 @@ def cache_tag(key: str) -> str:
     return f"bk-{key[:16]}"
 
 
-def _children(manifest: Json) -> list[Json]:
-    """The descriptors a manifest references: its config and layers (blobs, not manifests)."""
+def _digests(descriptors: object) -> list[str]:
+    if not isinstance(descriptors, list) or not all(isinstance(d, dict) for d in descriptors):
+        raise StoreError(f"malformed descriptors in a manifest: {str(descriptors)[:200]}")
+    found = [str(d.get("digest")) for d in descriptors]
+    for digest in found:
+        hex_of(digest)
+    return found
+
+
+def _layers(manifest: Json) -> list[str]:
+    """The layer digests of an image or artifact manifest, in order."""
     if "manifests" in manifest:
         raise StoreError("an image index (multi-platform image) is not supported in the store",
                          hint="have the recipe write one platform's image")
+    return _digests(manifest.get("layers") or [])
+
+
+def _children(manifest: Json) -> list[str]:
+    """The blobs a manifest references: its config, then its layers."""
     config = manifest.get("config")
-    found = [config] if isinstance(config, dict) else []
-    found += [d for d in manifest.get("layers") or [] if isinstance(d, dict)]
-    return found
+    return (_digests([config]) if config is not None else []) + _layers(manifest)
+
+
+def _parse(body: bytes, what: str) -> Json:
+    try:
+        manifest = json.loads(body)
+    except ValueError:
+        manifest = None
+    if not isinstance(manifest, dict):
+        raise StoreError(f"{what} is not an OCI manifest")
+    return manifest
 
 
 def _now() -> str:
@@ -139,18 +161,18 @@ class Store(LayoutDir):
                      if tag is None or (d.get("annotations") or {}).get(REF_NAME) == tag]
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise StoreError(f"{layout_dir} is not an OCI image layout ({exc})") from None
-        if len(named) != 1:
+        if len(named) != 1 or not isinstance(named[0], dict):
             raise StoreError(f"{layout_dir}: expected one image{f' tagged {tag}' if tag else ''}"
                              f", found {len(named)}")
         source_tag = (named[0].get("annotations") or {}).get(REF_NAME, "")
         copies: list[tuple[Path, str]] = []
         try:
-            digest = named[0]["digest"]
+            digest = str(named[0].get("digest"))
             copies.append((self._copy_in(layout_dir, digest), digest))
             body = copies[0][0].read_bytes()
-            for child in _children(json.loads(body)):
-                if not (self.blobs / hex_of(child["digest"])).is_file():
-                    copies.append((self._copy_in(layout_dir, child["digest"]), child["digest"]))
+            for child in _children(_parse(body, f"{layout_dir}'s manifest {digest}")):
+                if not (self.blobs / hex_of(child)).is_file():
+                    copies.append((self._copy_in(layout_dir, child), child))
             with self._index() as store_index:
                 for tmp, blob in copies:
                     self._place(tmp, blob)
@@ -159,7 +181,7 @@ class Store(LayoutDir):
         finally:
             for tmp, _ in copies:
                 tmp.unlink(missing_ok=True)
-        return str(digest)
+        return digest
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -173,20 +195,13 @@ class Store(LayoutDir):
     def has(self, digest: str) -> bool:
         """True when the manifest ``digest`` and every blob it references are here."""
         try:
-            children = _children(self.manifest(digest))
-            return all((self.blobs / hex_of(d.get("digest"))).is_file() for d in children)
+            return all((self.blobs / hex_of(d)).is_file() for d in _children(self.manifest(digest)))
         except StoreError:
             return False
 
     def manifest(self, digest: str) -> Json:
         data = self._blob_path(digest, verify=True).read_bytes()
-        try:
-            manifest = json.loads(data)
-        except ValueError:
-            manifest = None
-        if not isinstance(manifest, dict):
-            raise StoreError(f"blob {digest} in {self.path} is not a manifest")
-        return manifest
+        return _parse(data, f"blob {digest} in {self.path}")
 
     def unpack(self, digest: str) -> Path:
         """The read-only folder holding the artifact's files (an image: its filesystem)."""
@@ -196,13 +211,11 @@ class Store(LayoutDir):
         with flock(self.path / "locks" / f"{final.name}.lock"):
             if final.is_dir():
                 return final
-            manifest = self.manifest(digest)
-            _children(manifest)  # refuses an image index
-            layers = [d for d in manifest.get("layers") or [] if isinstance(d, dict)]
+            layers = _layers(self.manifest(digest))
             work = Path(tempfile.mkdtemp(prefix=f"unpack-{final.name[:12]}-", dir=self._tmp()))
             try:
                 for layer in layers:
-                    with self._blob_path(layer["digest"], verify=True).open("rb") as blob:
+                    with self._blob_path(layer, verify=True).open("rb") as blob:
                         apply_layer(blob, work)
                 make_read_only(work)
                 final.parent.mkdir(exist_ok=True)
@@ -250,7 +263,7 @@ class Store(LayoutDir):
         live = set(roots)
         for digest in roots:
             try:
-                live.update(str(d.get("digest")) for d in _children(self.manifest(digest)))
+                live.update(_children(self.manifest(digest)))
             except StoreError:
                 continue  # missing or corrupt: nothing of it to keep
         return live
@@ -270,7 +283,7 @@ class Store(LayoutDir):
         if stored_for not in (None, key):
             raise StoreError(f"{digest} was stored for build key {stored_for}, not {key}")
         for child in _children(manifest):
-            client.push_blob_file(target, self._blob_path(child["digest"]), child["digest"])
+            client.push_blob_file(target, self._blob_path(child), child)
         return client.put_manifest(target, body, str(manifest.get("mediaType") or OCI_MANIFEST))
 
     def pull(self, client: RegistryClient, ref: ImageRef | str, *,
@@ -285,12 +298,10 @@ class Store(LayoutDir):
         if found is None:
             return None
         body, digest = found.body, digest_of(found.body)
-        try:
-            manifest = json.loads(body)
-            children = _children(manifest)
-            annotations = dict(manifest.get("annotations") or {})
-        except (ValueError, AttributeError, TypeError) as exc:
-            raise StoreError(f"{target} is not a usable manifest ({exc})") from None
+        manifest = _parse(body, f"the manifest of {target}")
+        children = _children(manifest)
+        annotations = manifest.get("annotations")
+        annotations = dict(annotations) if isinstance(annotations, dict) else {}
         stored_for = annotations.get(KEY)
         if key is not None and stored_for not in (None, key):
             log.warning("%s holds build key %s, not %s: not used", target, stored_for, key)
@@ -299,10 +310,10 @@ class Store(LayoutDir):
         fetched: list[tuple[Path, str]] = []
         try:
             for child in children:
-                if not (self.blobs / hex_of(child.get("digest"))).is_file():
+                if not (self.blobs / hex_of(child)).is_file():
                     tmp = self._temp_file()
-                    fetched.append((tmp, child["digest"]))
-                    client.get_blob(target, child["digest"], tmp)
+                    fetched.append((tmp, child))
+                    client.get_blob(target, child, tmp)
             with self._index() as index:
                 for tmp, blob in fetched:
                     self._place(tmp, blob)
