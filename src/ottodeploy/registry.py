@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import json
 import os
 import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -36,7 +38,7 @@ import requests
 
 from .core.errors import HttpError, RegistryError
 from .core.imageref import DOCKER_HUB, ImageRef, is_loopback, sha256_digest
-from .http import HttpClient
+from .http import HttpClient, reason
 from .redact import redact
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -181,6 +183,63 @@ class RegistryClient:
         for _, blob in image.blobs:
             self.push_blob(ref, blob)
         return self.put_manifest(ref, image.manifest, OCI_MANIFEST)
+
+    # -- blobs as files and artifacts (the remote artifact store, SPEC §4a) -----------------
+
+    def fetch_manifest(self, ref: ImageRef) -> Manifest | None:
+        """The manifest ``ref`` names, byte for byte, or None when it does not exist."""
+        return self._fetch_manifest(ref)
+
+    def blob_exists(self, ref: ImageRef, digest: str) -> bool:
+        resp = self._call("HEAD", ref, f"blobs/{digest}")
+        if resp.status_code == 404:
+            return False
+        self._expect(resp, ref, 200)
+        return True
+
+    def get_blob(self, ref: ImageRef, digest: str, dest_path: Path) -> None:
+        """Download blob ``digest`` of ``ref``'s repository into ``dest_path``, streamed.
+
+        The bytes are hashed as they arrive; a mismatch removes ``dest_path`` and raises.
+        """
+        resp = self._call("GET", ref, f"blobs/{digest}", stream=True)
+        with resp:
+            if resp.status_code == 404:
+                raise _error(ref, f"blob {digest} not found", hint="push it again")
+            self._expect(resp, ref, 200)
+            hasher = hashlib.sha256()
+            try:
+                with dest_path.open("wb") as out:
+                    for chunk in resp.iter_content(chunk_size=1 << 20):
+                        hasher.update(chunk)
+                        out.write(chunk)
+            except requests.RequestException as exc:
+                dest_path.unlink(missing_ok=True)
+                why = self._scrub(reason(exc, self.timeout))
+                raise _error(ref, f"blob {digest} broke off: {why}") from None
+        if f"sha256:{hasher.hexdigest()}" != digest:
+            dest_path.unlink(missing_ok=True)
+            raise _error(ref, f"blob {digest} arrived with other bytes "
+                              f"(sha256:{hasher.hexdigest()})")
+
+    def push_blob_file(self, ref: ImageRef, path: Path, digest: str) -> str:
+        """Upload the file ``path`` (whose digest is ``digest``) unless the registry has it.
+
+        The HEAD first also earns the push token, so the streamed PUT is never replayed
+        after a 401 (a file body cannot be sent twice).
+        """
+        if self._call("HEAD", ref, f"blobs/{digest}", push=True).status_code == 200:
+            return digest
+        start = self._call("POST", ref, "blobs/uploads/", push=True)
+        self._expect(start, ref, 202)
+        if not (location := start.headers.get("Location")):
+            raise _error(ref, "the registry gave no upload location")
+        url = urljoin(self._base(ref), location)
+        with path.open("rb") as body:
+            done = self._call("PUT", ref, url, push=True, params={"digest": digest},
+                              data=body, headers={"Content-Type": "application/octet-stream"})
+        self._expect(done, ref, 201, 204)
+        return digest
 
     # -- transport and auth ------------------------------------------------------------
 

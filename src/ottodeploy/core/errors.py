@@ -168,3 +168,7 @@ class HttpError(OttodeployError):
     def __init__(self, message: str, *, reason: str, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.reason = reason
+
+
+class StoreError(OttodeployError):
+    """The artifact store lacks a blob, or holds one whose bytes do not match its digest."""
