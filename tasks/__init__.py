@@ -162,13 +162,16 @@ def promote_lockfile(c, lockfile, env, allow_sha=False):  # type: ignore[no-unty
         say(line)
 
 
-@task(positional=["branch"], help={"by": "the approver, 'Name <email>'"})
+@task(positional=["branch"],
+      help={"by": "the approver, 'Name <email>' (required)",
+            "signing_key": "sign with this key (an SSH key file sets gpg.format=ssh); "
+                           "default: your git user.signingkey"})
 @guarded
-def approve(c, branch, by=""):  # type: ignore[no-untyped-def]
-    """Merge a promotion branch with an Approved-by trailer."""
+def approve(c, branch, by=None, signing_key=None):  # type: ignore[no-untyped-def]
+    """Merge a promotion branch, signed, with an Approved-by trailer."""
     from ottodeploy.app.promote import approve_branch
 
-    approve_branch(root(), branch, by, say=say)
+    approve_branch(root(), branch, by, say=say, signing_key=signing_key)
 
 
 @task(help={"dest": "folder to write the schemas into (default: schema/ of this repo)"})

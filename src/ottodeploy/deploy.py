@@ -1,10 +1,12 @@
 """``inv deploy``: check -> build or verify -> deploy -> smoke -> e2e -> lockfile.
 
-1. check: the manifests, every ref (or the lockfile's exact SHAs when
-   replaying), the compatibility matrix and, where the environment requires
-   it, the approval of the manifest's last change. Nothing is locked or
+1. check: the manifests; where the environment requires it, the approval of
+   its deploy definition and, when replaying, that the lockfile may be
+   replayed (SPEC §6a, before any repo is read); every ref (or the lockfile's
+   exact SHAs when replaying); the compatibility matrix. Nothing is locked or
    written before this passes.
-2. The environment's deploy lock is taken (one deploy at a time).
+2. The environment's deploy and build locks are taken (kernel locks: one
+   deploy at a time, and no build of the environment meanwhile).
 3. build: the whole cascade through doit (branch mode builds what changed;
    released sources only verify that their images exist).
 4. deploy: components in cascade order, each to its hosts (``deploy.on``)
@@ -32,7 +34,7 @@ from .models import Lockfile
 from .resolve import Resolution, resolve
 from .root import DeployRoot
 from .smoke import SmokeResult, run_checks
-from .state import Records, env_lock
+from .state import Records, build_lock, env_lock
 from .targets import LocalTarget, SshTarget, Step, StepResult
 from .taskgen import LoadedCascade, load_cascade, run_doit
 
@@ -59,20 +61,21 @@ def deploy(root: DeployRoot, env: str, *, say: Say, dry_run: bool = False,
     project = load_project(root, env)
     matrix = load_compatibility(root, project.components)
     hosts = inventory(project.environment, load_hosts(root))
+    if project.environment.approval_required:  # before any repo is read for a replay
+        require_approval(project, replay=replay, say=say)
     resolution = resolution_of(project, replay) if replay else resolve(project)
     found = violations(matrix, resolution.versions())
     if found:
         raise CompatibilityError([str(v) for v in found])
     steps = _steps_plan(project, hosts)  # a host the manifest lacks is bad input, found here
-    if project.environment.approval_required:
-        require_approval(root, env, replay=replay, say=say)
     say(f"   {len(resolution.sources)} sources resolved, compatibility ok")
     cascade = load_cascade(root, env, resolution=resolution)
     if dry_run:
         _dry_run(cascade, project, steps, say)
         return DeployReport(env, status="dry-run")
 
-    with env_lock(root.env_state(env), f"deploy {env}", warn=lambda m: say(f"warning: {m}")):
+    with env_lock(root.env_state(env), f"deploy {env}"), \
+            build_lock(root.env_state(env), f"deploy {env}"):
         notify(root, "deploy-started", env=env, versions=resolution.versions())
         mode = "build" if project.environment.mode == "branch" else "verify released images"
         say(f"== {mode}")

@@ -10,13 +10,14 @@ from __future__ import annotations
 from ..errors import BuildError
 from ..plan import Plan, plan
 from ..root import DeployRoot
-from ..state import Records
+from ..state import Records, build_lock
 from ..taskgen import load_cascade, run_doit
 
 
 def build(root: DeployRoot, env: str, tasks: list[str], jobs: int = 1) -> None:
     cascade = load_cascade(root, env)
-    code = run_doit(cascade, tasks, jobs)
+    with build_lock(cascade.env_state, f"build {cascade.env}"):
+        code = run_doit(cascade, tasks, jobs)
     if code != 0:
         raise BuildError(f"build of {cascade.env} failed (doit exit status {code})")
 

@@ -38,11 +38,15 @@ def render_promotion(result: Promotion) -> list[str]:
     return lines
 
 
-def approve_branch(root: DeployRoot, branch: str, by: str, *, say: Say) -> str:
+def approve_branch(root: DeployRoot, branch: str, by: str | None, *, say: Say,
+                   signing_key: str | None = None) -> str:
+    from ..approval import signature_check
     from ..notify import notify
 
-    sha = approve(root, branch, by)
-    say(f"approved {branch}: merged as {sha[:12]}")
+    sha = approve(root, branch, by, signing_key)
+    say(f"approved {branch}: merged as {sha[:12]}, signed")
+    if problem := signature_check(root, sha):
+        say(f"warning: deploys will not accept this approval as it is: {problem}")
     named = _BRANCH.fullmatch(branch)
     env = named["env"] if named else branch.removeprefix("promote/")
     notify(root, "promotion-approved", env=env, detail=f"{branch} approved by {by}")
