@@ -141,7 +141,8 @@ def _story(sandbox: Sandbox, say: Say) -> None:
     promotion = promote(root, "demo", "beta", say=say)
     for line in render_promotion(promotion):
         say(line)
-    approve_branch(root, promotion.branch, APPROVER, say=say)
+    approve_branch(root, promotion.branch, APPROVER, say=say,
+                   signing_key=_approver_key(sandbox, say))
 
     chapter(9, "Deploy beta: the promoted SHAs, with beta's own state")
     deploy(root, "beta", say=say)
@@ -154,3 +155,23 @@ def _story(sandbox: Sandbox, say: Say) -> None:
     lockfiles = [p for p in (first.lockfile, second.lockfile) if p is not None]
     say("")
     say("lockfiles written: " + ", ".join(root.display(p) for p in lockfiles) + ", and beta's")
+
+
+def _approver_key(sandbox: Sandbox, say: Say) -> str | None:
+    """The demo approver's SSH signing key, listed in the sandbox's ``manifests/approvers``."""
+    from ..process import run
+    from .sandbox import commit
+
+    if shutil.which("ssh-keygen") is None:
+        say("   (ssh-keygen not found: the approval below cannot be signed)")
+        return None
+    key = sandbox.base / "approver_ed25519"
+    key.unlink(missing_ok=True)
+    key.with_suffix(".pub").unlink(missing_ok=True)
+    run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "demo approver", "-f", str(key)])
+    key_type, public = key.with_suffix(".pub").read_text().split()[:2]
+    email = APPROVER.split("<")[1].rstrip(">")
+    commit(sandbox.root, "chore: the demo approver's signing key",
+           {"manifests/approvers": f"{email} {key_type} {public}\n"})
+    say(f"   approver's signing key {key.name}, listed in manifests/approvers")
+    return str(key)
