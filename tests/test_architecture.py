@@ -18,10 +18,11 @@ from tests.conftest import PROJECT
 
 PACKAGE = PROJECT / "src" / "ottodeploy"
 # standard-library doors to the world that the core must not open
-WORLD = {"os", "subprocess", "socket", "time", "datetime", "shutil", "tempfile", "fcntl",
+WORLD = {"os", "subprocess", "socket", "time", "shutil", "tempfile", "fcntl",
          "signal", "urllib", "http", "requests", "threading", "multiprocessing", "io",
          "doit", "invoke", "git", "yaml", "ruamel"}
 WORLD_CALLS = {"open", "input", "print"}
+WORLD_ATTRIBUTES = {"now", "utcnow", "today", "getenv", "environ"}  # clock and environment
 
 
 def contracts() -> list[dict[str, object]]:
@@ -61,4 +62,6 @@ def test_the_core_opens_no_door_to_the_world(path: Path) -> None:
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
                 and node.func.id in WORLD_CALLS:
             found.append(f"line {node.lineno}: {node.func.id}()")
+        if isinstance(node, ast.Attribute) and node.attr in WORLD_ATTRIBUTES:
+            found.append(f"line {node.lineno}: .{node.attr}")
     assert found == []

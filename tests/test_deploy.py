@@ -75,6 +75,17 @@ def lock_path(eco: Ecosystem, env: str = "scratch") -> Path:
     return eco.root / ".ottodeploy" / env / "deploy.lock"
 
 
+def lock_free(eco: Ecosystem, env: str = "scratch") -> bool:
+    """Nobody holds the environment's deploy lock and no holder's description is left."""
+    from ottodeploy.locks import hold
+
+    path = lock_path(eco, env)
+    if path.exists() and path.read_text():
+        return False
+    with hold(path, "test", "test"):   # LockHeld if someone holds it
+        return True
+
+
 def image(eco: Ecosystem, component: str, sha: str) -> str:
     return f"{eco.registry}/{IMAGES[component]}:develop-{sha[:7]}"
 
@@ -166,7 +177,7 @@ def test_local_deploy_runs_every_stage_and_locks_the_exact_state(
         assert lock["build_keys"][task] == key
         if not task.endswith("_image"):
             assert lock["artifacts"][task] == f"key:{key}"
-    assert not lock_path(eco).exists()
+    assert lock_free(eco)
 
 
 def test_with_a_registry_images_are_deployed_and_locked_by_digest(
@@ -262,7 +273,7 @@ def test_smoke_or_e2e_failure_writes_a_failed_lockfile_and_exits_1(
         assert lock["tests"] == {"deploy": "passed", "smoke": "failed", "e2e": "skipped"}
         assert lock["note"].startswith("smoke check version:")
         assert lock["sources"]["services"]["sha"] == sha
-        assert not lock_path(site).exists()
+        assert lock_free(site)
 
     server.mode = "ok"
     (site.root / "deployed" / "fail-e2e").write_text("")
@@ -309,7 +320,7 @@ def test_a_build_failure_writes_no_lockfile_and_deploys_nothing(
     assert lockfiles(site) == []
     assert deployed(site) == []
     assert "explorer_image" not in site.built()
-    assert not lock_path(site).exists()
+    assert lock_free(site)
 
 
 def test_an_incompatible_matrix_stops_before_anything_is_built(site: Ecosystem) -> None:
@@ -322,7 +333,7 @@ def test_an_incompatible_matrix_stops_before_anything_is_built(site: Ecosystem) 
     assert stages(result.stdout) == ["check"]
     assert site.built() == []
     assert lockfiles(site) == [] and deployed(site) == []
-    assert not lock_path(site).exists()
+    assert lock_free(site)
 
 
 # --- dry run -----------------------------------------------------------------------------
@@ -353,7 +364,7 @@ def test_dry_run_prints_the_plan_and_touches_nothing(site: Ecosystem) -> None:
     assert records_snapshot(eco) == before_records
     assert lockfiles(eco) == before_locks
     assert deployed(eco) == before_deployed
-    assert not lock_path(eco).exists()
+    assert lock_free(eco)
 
 
 # --- verify ------------------------------------------------------------------------------
@@ -402,7 +413,7 @@ def dead_pid() -> int:
     return proc.pid
 
 
-def test_one_deploy_at_a_time_and_a_dead_holders_lock_is_taken_over(
+def test_one_deploy_at_a_time_and_a_dead_holders_description_blocks_nothing(
         site: Ecosystem, tmp_path: Path) -> None:
     eco = site
     (eco.root / "deployed").mkdir()
@@ -426,17 +437,17 @@ def test_one_deploy_at_a_time_and_a_dead_holders_lock_is_taken_over(
         log.close()
     assert code == 0, (tmp_path / "first.log").read_text()
     assert len(lockfiles(eco)) == 1 and len(healthy(eco)) == 1
-    assert not lock_path(eco).exists()
+    assert lock_free(eco)
 
-    # a lock whose holder is gone is taken over, with a warning
+    # a description left by a holder that is gone locks nothing: the kernel lock died with it
     pid = dead_pid()
     lock_path(eco).write_text(json.dumps({"pid": pid, "host": socket.gethostname(),
                                           "started": 1.0, "command": "deploy scratch"}))
     result = run_inv("deploy", "scratch")
     assert result.code == 0, result.output
-    assert f"warning: taking over a stale deploy lock left by pid {pid}" in result.stdout
+    assert "stale" not in result.output and "taking over" not in result.output
     assert len(healthy(eco)) == 2
-    assert not lock_path(eco).exists()
+    assert lock_free(eco)
 
 
 def test_kill_9_during_a_deploy_leaves_no_healthy_lockfile_and_a_takeable_lock(
@@ -474,12 +485,12 @@ def test_kill_9_during_a_deploy_leaves_no_healthy_lockfile_and_a_takeable_lock(
 
     holding.unlink()
     (deployed_dir / "log.jsonl").unlink()
-    result = run_inv("deploy", "scratch")
+    result = run_inv("deploy", "scratch")   # at once: nothing to take over, nobody to wait for
     assert result.code == 0, result.output
-    assert f"warning: taking over a stale deploy lock left by pid {proc.pid}" in result.stdout
+    assert "stale" not in result.output and "taking over" not in result.output
     assert [s["component"] for s in deployed(eco)] == ["ottochain"] * 3 + ["services", "explorer"]
     assert len(healthy(eco)) == 1
-    assert not lock_path(eco).exists()
+    assert lock_free(eco)
 
 
 # --- secrets -----------------------------------------------------------------------------

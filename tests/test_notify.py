@@ -29,6 +29,7 @@ from tests.deployrepo import (
 )
 from tests.ecosystem import VERSION_ENV, Ecosystem
 from tests.servers import HttpRecorder, Response, free_port
+from tests.signing import make_people
 
 BOT_TOKEN = "123:abc"
 VERSIONS = ("tessellation 4.0.0, metakit 0.2.0, ottochain 0.6.1, sdk 0.3.0, services 1.0.0, "
@@ -178,7 +179,14 @@ def test_failing_webhook_never_fails_the_deploy(staging: Ecosystem, channels: Ch
 # --- promotions and approvals ------------------------------------------------------------------
 
 
-def test_promotion_and_approval_are_announced(eco: Ecosystem, channels: Channels) -> None:
+@pytest.fixture(scope="module")
+def key(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """An SSH signing key for ``inv approve`` (approvals are signed)."""
+    return str(make_people(tmp_path_factory.mktemp("keys"))["bob"].key)
+
+
+def test_promotion_and_approval_are_announced(eco: Ecosystem, channels: Channels,
+                                              key: str) -> None:
     eco.write("manifests/environments/prod.yaml",
               VERSION_ENV.format(name="prod", approval="true").replace("v0.6.1", "v0.6.0"))
     init_deploy_repo(eco, origin=False)
@@ -188,7 +196,8 @@ def test_promotion_and_approval_are_announced(eco: Ecosystem, channels: Channels
     (branch,) = branches(eco)
     assert channels.slack_texts() == [f"ottodeploy: prod: promotion proposed\n{branch} from {lock}"]
 
-    approved = cli("approve", branch, "--by", "Other Person <other@example.invalid>")
+    approved = cli("approve", branch, "--by", "Other Person <other@example.invalid>",
+                   "--signing-key", key)
     assert approved.code == 0, approved
     assert channels.slack_texts()[1] == (
         f"ottodeploy: prod: promotion approved\n{branch} approved by "
@@ -200,7 +209,7 @@ def test_promotion_and_approval_are_announced(eco: Ecosystem, channels: Channels
 
 
 def test_approval_of_a_second_same_second_promotion_names_the_environment(
-        eco: Ecosystem, channels: Channels, monkeypatch: pytest.MonkeyPatch) -> None:
+        eco: Ecosystem, channels: Channels, monkeypatch: pytest.MonkeyPatch, key: str) -> None:
     eco.write("manifests/environments/prod.yaml",
               VERSION_ENV.format(name="prod", approval="true").replace("v0.6.1", "v0.6.0"))
     init_deploy_repo(eco, origin=False)
@@ -212,7 +221,8 @@ def test_approval_of_a_second_same_second_promotion_names_the_environment(
     assert cli("promote", "staging", "prod").code == 0
     second = branches(eco)[1]
     assert second.endswith("-2")
-    assert cli("approve", second, "--by", "Other Person <other@example.invalid>").code == 0
+    assert cli("approve", second, "--by", "Other Person <other@example.invalid>",
+               "--signing-key", key).code == 0
     assert channels.slack_texts()[-1].startswith("ottodeploy: prod: promotion approved\n")
 
 

@@ -51,7 +51,8 @@ def render(lock: Lockfile) -> str:
         "status": lock.status,
         "sources": {n: {k: v for k, v in s.model_dump().items() if v is not None}
                     for n, s in lock.sources.items()},
-        "artifacts": dict(lock.artifacts),
+        "artifacts": {k: v if isinstance(v, str) else v.model_dump(exclude_none=True)
+                      for k, v in lock.artifacts.items()},
         "tests": dict(lock.tests),
     }
     for key in ("mode", "tool_version", "manifest_digest", "replay_of", "note"):

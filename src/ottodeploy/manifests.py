@@ -30,6 +30,7 @@ from .core.graph import ArtifactGraph, ComponentSpec, GraphError, build_graph
 from .core.interpolate import references
 from .core.models import (
     SMOKE_PLAIN_NAMES,
+    UNION_TAGS,
     CompatibilityFile,
     ComponentsFile,
     Environment,
@@ -53,7 +54,9 @@ def validate(model: type[M], doc: Document) -> M:
     try:
         return model.model_validate(doc.data)
     except ValidationError as exc:
-        errors = exc.errors()
+        # a union's member tag is not a key the user wrote: leave it out of key paths
+        errors: list[dict[str, Any]] = [
+            {**e, "loc": tuple(p for p in e["loc"] if p not in UNION_TAGS)} for e in exc.errors()]
         misspelt = _misspelt_required(errors)
         problems = [_translate(model, doc, err) for err in errors
                     if tuple(err["loc"]) not in misspelt]

@@ -7,25 +7,22 @@ halfway (doit itself writes its database only at the end of a run) still
 remembers every task that finished. A task is up to date when its record's key
 equals its current key and its outputs are still there.
 
-``deploy.lock`` is held while a deploy of the environment runs: created
-exclusively, naming its holder (pid, host, start time); a lock whose process
-is gone is taken over.
+``deploy.lock`` is held while a deploy of the environment runs, ``build.lock``
+while anything builds it (a deploy holds both): kernel locks (``locks.hold``)
+that die with their holder, so there is nothing stale to take over.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any, NamedTuple
 
 from . import atomicfile
-from .core.errors import LockHeld
 from .core.keys import TaskSpec
 from .core.plan import Record
+from .locks import Holder, hold
 
 
 class Records:
@@ -77,58 +74,18 @@ def missing_outputs(records: Records, specs: Mapping[str, TaskSpec]) -> dict[str
     return out
 
 
-# --- the deploy lock -------------------------------------------------------------------------
-
-
-class Holder(NamedTuple):
-    pid: int
-    host: str
-    started: float
-    command: str
-
-    def describe(self) -> str:
-        when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(self.started))
-        return f"pid {self.pid} on {self.host}, since {when} ({self.command})"
-
-
-def _alive(holder: Holder) -> bool:
-    import socket
-
-    from .process import pid_running
-
-    if holder.host != socket.gethostname():
-        return True  # cannot tell: a lock of another machine is respected
-    return pid_running(holder.pid)
+# --- the deploy and build locks (kernel locks, see ``locks``) --------------------------------
 
 
 @contextmanager
-def env_lock(env_state: Path, command: str, warn: Any = None) -> Iterator[Holder]:
-    """Hold the environment's deploy lock; ``LockHeld`` at once when someone else has it."""
-    import socket
-
-    path = env_state / "deploy.lock"
-    me = Holder(os.getpid(), socket.gethostname(), time.time(), command)
-    for _ in range(3):
-        if atomicfile.create_exclusive(path, json.dumps(me._asdict())):
-            break
-        try:
-            other = Holder(**json.loads(path.read_text()))
-        except (OSError, ValueError, TypeError):
-            other = None
-        if other is not None and _alive(other):
-            raise LockHeld(f"another deploy of this environment is running: {other.describe()}",
-                           hint=f"wait for it, or remove {path} if you are sure it is gone")
-        if warn is not None:
-            what = other.describe() if other else "an unreadable lock"
-            warn(f"taking over a stale deploy lock left by {what}")
-        with suppress(FileNotFoundError):
-            path.unlink()
-    else:
-        raise LockHeld(f"could not take the deploy lock {path}")
-    try:
+def env_lock(env_state: Path, command: str) -> Iterator[Holder]:
+    """Hold the environment's deploy lock; ``LockHeld`` at once, naming the holder, if taken."""
+    with hold(env_state / "deploy.lock", command, "deploy of this environment") as me:
         yield me
-    finally:
-        with suppress(FileNotFoundError):
-            current = json.loads(path.read_text())
-            if current.get("pid") == me.pid and current.get("started") == me.started:
-                path.unlink()
+
+
+@contextmanager
+def build_lock(env_state: Path, command: str) -> Iterator[Holder]:
+    """Hold the environment's build lock: builds and deploys never interleave their records."""
+    with hold(env_state / "build.lock", command, "build of this environment") as me:
+        yield me

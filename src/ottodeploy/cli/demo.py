@@ -18,7 +18,7 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -136,7 +136,8 @@ def _story(sandbox: Sandbox, reporter: Reporter) -> None:
     promotion = promote(root, "demo", "beta", reporter=reporter)
     for line in render.promotion(promotion):
         say(line)
-    approve_branch(root, promotion.branch, APPROVER, reporter=reporter)
+    approve_branch(root, promotion.branch, APPROVER, reporter=reporter,
+                   signing_key=_approver_key(sandbox, say))
 
     chapter(9, "Deploy beta: the promoted SHAs, with beta's own state")
     deploy(root, "beta", reporter=reporter)
@@ -149,3 +150,23 @@ def _story(sandbox: Sandbox, reporter: Reporter) -> None:
     lockfiles = [p for p in (first.lockfile, second.lockfile) if p is not None]
     say("")
     say("lockfiles written: " + ", ".join(root.display(p) for p in lockfiles) + ", and beta's")
+
+
+def _approver_key(sandbox: Sandbox, say: Callable[[str], None]) -> str | None:
+    """The demo approver's SSH signing key, listed in the sandbox's ``manifests/approvers``."""
+    from ..demo.sandbox import commit
+    from ..process import run
+
+    if shutil.which("ssh-keygen") is None:
+        say("   (ssh-keygen not found: the approval below cannot be signed)")
+        return None
+    key = sandbox.base / "approver_ed25519"
+    key.unlink(missing_ok=True)
+    key.with_suffix(".pub").unlink(missing_ok=True)
+    run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "demo approver", "-f", str(key)])
+    key_type, public = key.with_suffix(".pub").read_text().split()[:2]
+    email = APPROVER.split("<")[1].rstrip(">")
+    commit(sandbox.root, "chore: the demo approver's signing key",
+           {"manifests/approvers": f"{email} {key_type} {public}\n"})
+    say(f"   approver's signing key {key.name}, listed in manifests/approvers")
+    return str(key)

@@ -187,13 +187,16 @@ def promote_lockfile(c, lockfile, env, allow_sha=False, events=False):  # type: 
         _lines(render.promotion(result))
 
 
-@task(positional=["branch"], help={"by": "the approver, 'Name <email>'"})
+@task(positional=["branch"],
+      help={"by": "the approver, 'Name <email>' (required)",
+            "signing_key": "sign with this key (an SSH key file sets gpg.format=ssh); "
+                           "default: your git user.signingkey"})
 @guarded
-def approve(c, branch, by=""):  # type: ignore[no-untyped-def]
-    """Merge a promotion branch with an Approved-by trailer."""
+def approve(c, branch, by=None, signing_key=None):  # type: ignore[no-untyped-def]
+    """Merge a promotion branch, signed, with an Approved-by trailer."""
     from ..flows.approve import approve_branch
 
-    approve_branch(_root(c), branch, by, reporter=_reporter(False))
+    approve_branch(_root(c), branch, by, reporter=_reporter(False), signing_key=signing_key)
 
 
 @task(help={"dest": "folder to write the schemas into (default: schema/ of the deploy root)"})

@@ -135,6 +135,15 @@ class ApprovalError(OttodeployError):
     """An approval is missing or not acceptable."""
 
 
+class NotApproved(ApprovalError):
+    """Why one commit is not a verified approval (the gate turns every proof's reason into one
+    ``ApprovalError``)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class PromotionError(OttodeployError):
     """A promotion cannot be made (no healthy lockfile, untagged SHA, ...)."""
 

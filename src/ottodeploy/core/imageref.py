@@ -65,19 +65,18 @@ def parse_image_ref(text: str) -> ImageRef:
     if slash and ("." in first or ":" in first or first == "localhost"):
         registry, name = first, remainder
         if not _REGISTRY.fullmatch(registry):
-            raise ValueError(f"invalid registry {registry!r} in image reference {text!r}")
+            raise ValueError(f"image reference {text!r} has an invalid registry {registry!r}")
     else:
         registry, name = DOCKER_HUB, rest
     tag = None
     if ":" in name:
         name, tag = name.rsplit(":", 1)
         if not _TAG.fullmatch(tag):
-            raise ValueError(f"invalid tag {tag!r} in image reference {text!r}")
+            raise ValueError(f"image reference {text!r} has an invalid tag {tag!r} (letters, "
+                             "digits, '_', '.', '-'; at most 128; not starting with '.' or '-')")
     if not name or not all(_PATH_COMPONENT.fullmatch(p) for p in name.split("/")):
-        raise ValueError(
-            f"invalid image reference {text!r} "
-            "(expected [registry/]name[:tag][@digest], lowercase name)"
-        )
+        raise ValueError(f"{text!r} is not an image reference "
+                         "([registry/]name[:tag][@digest], lowercase name)")
     if registry == DOCKER_HUB and "/" not in name:
         name = f"library/{name}"
     if len(name) > 255:
@@ -115,3 +114,66 @@ def image_tag(pin: str, ref: str, sha: str, version: str) -> str:
         return version
     slug = "sha" if pin == "sha" else ref_slug(ref.removeprefix("refs/heads/"))
     return f"{slug}-{sha[:7]}"
+
+
+# --- what a lockfile may hold (SPEC §3, §4a) ------------------------------------------------
+# A lockfile's artifacts end up as OTTO_IMAGE of a deploy step and in registry requests, so
+# they are held to Docker's reference grammar (``parse_image_ref``) before anything uses them.
+# Content digests are ``sha256:<64 lowercase hex>``; build keys are lowercase hex. An
+# artifact written before SPEC §3's mapping shape is one string: an image reference, or
+# ``key:<build key>`` for an output that is not an image.
+
+DIGEST_RE = re.compile(r"sha256:[0-9a-f]{64}")
+BUILD_KEY_RE = re.compile(r"[0-9a-f]{6,64}")
+MAX_IMAGE_REF = 512
+
+
+def digest_problem(text: str) -> str | None:
+    """Why ``text`` is not ``sha256:<64 lowercase hex>``, or None."""
+    if DIGEST_RE.fullmatch(text):
+        return None
+    return f"digest {text!r} is not 'sha256:' followed by 64 lowercase hex digits"
+
+
+def build_key_problem(text: str) -> str | None:
+    if BUILD_KEY_RE.fullmatch(text):
+        return None
+    return f"build key {text!r} is not lowercase hex (6 to 64 digits)"
+
+
+def image_ref_problem(text: str, *, digest: bool | None = None) -> str | None:
+    """Why ``text`` is not an image reference, or None.
+
+    ``digest``: True requires ``@sha256:...``, False forbids it, None allows both.
+    """
+    if not text:
+        return "image reference is empty"
+    if len(text) > MAX_IMAGE_REF:
+        return f"image reference is longer than {MAX_IMAGE_REF} characters"
+    _, at, pinned = text.partition("@")
+    if at and (problem := digest_problem(pinned)):
+        return f"image reference {text!r}: {problem}"
+    if digest is True and not at:
+        return f"image reference {text!r} has no '@sha256:' digest"
+    if digest is False and at:
+        return f"image reference {text!r} must be a tag, without '@' digest"
+    if text != text.strip():
+        return f"image reference {text!r} has surrounding spaces"
+    try:
+        parse_image_ref(text)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def image_digest(text: str) -> str | None:
+    """The ``sha256:...`` an image reference is pinned to, if any."""
+    return text.partition("@")[2] or None
+
+
+def legacy_artifact_problem(text: str) -> str | None:
+    """Why a plain-string artifact (the shape before SPEC §3's mapping) is not acceptable."""
+    if text.startswith("key:"):
+        problem = build_key_problem(text[4:])
+        return f"artifact {text!r}: {problem}" if problem else None
+    return image_ref_problem(text)

@@ -14,6 +14,8 @@ import re
 _ALLOWED = re.compile(r"[A-Za-z0-9._/-]+")
 SHA_RE = re.compile(r"[0-9a-f]{40}")
 _OWNER_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*)/[A-Za-z0-9._-]+")
+MAX_REF = 255
+MAX_REPO = 1024
 _URL_SCHEMES = ("file://", "https://", "http://", "ssh://", "git://")
 _SCP_LIKE = re.compile(r"[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^\s]+")
 
@@ -22,6 +24,8 @@ def ref_problem(ref: str) -> str | None:
     """Why ``ref`` is not an acceptable ref name, or None when it is."""
     if not ref:
         return "is empty"
+    if len(ref) > MAX_REF:
+        return f"is longer than {MAX_REF} characters"
     if not _ALLOWED.fullmatch(ref):
         bad = sorted({c for c in ref if not _ALLOWED.fullmatch(c)})
         shown = " ".join(repr(c) for c in bad)
@@ -51,6 +55,8 @@ def repo_problem(repo: str) -> str | None:
     """Why ``repo`` is not a usable repo address, or None when it is."""
     if not repo:
         return "is empty"
+    if len(repo) > MAX_REPO:
+        return f"is longer than {MAX_REPO} characters"
     if repo.startswith("-"):
         return "must not start with '-'"
     if any(c.isspace() or ord(c) < 32 for c in repo):

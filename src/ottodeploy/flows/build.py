@@ -15,12 +15,14 @@ from ..core.plan import Plan, plan
 from ..environment import OpenEnvironment, open_environment
 from ..reporting import Reporter
 from ..root import DeployRoot
-from ..state import missing_outputs
+from ..state import build_lock, missing_outputs
 
 
 def build(root: DeployRoot, env: str, tasks: list[str], reporter: Reporter,
           jobs: int = 1) -> engine.BuildRun:
-    done = engine.run(open_environment(root, env), tasks, reporter, jobs)
+    opened = open_environment(root, env)
+    with build_lock(opened.state, f"build {opened.name}"):
+        done = engine.run(opened, tasks, reporter, jobs)
     if done.code != 0:
         raise BuildError(f"build of {env} failed (doit exit status {done.code})")
     return done

@@ -1,11 +1,14 @@
 """``inv deploy``: check -> build or verify -> deploy -> smoke -> e2e -> lockfile.
 
-1. check: the environment is opened once with its manifests validated; every
-   ref is resolved (or the lockfile's exact SHAs are taken, when replaying);
-   the compatibility matrix holds; every host a deploy step needs has an
-   address; where the environment requires it, the approval of its
-   manifest's last change. Nothing is locked or written before this passes.
-2. The environment's deploy lock is taken (one deploy at a time).
+1. check: the environment is opened once with its manifests validated;
+   where it requires approval, its deploy definition must be a verified
+   approval and a replayed lockfile must be the committed record (SPEC §6a,
+   before any repo is read); every ref is resolved (or the lockfile's exact
+   SHAs are taken, when replaying); the compatibility matrix holds; every host
+   a deploy step needs has an address. Nothing is locked or written before
+   this passes.
+2. The environment's deploy and build locks are taken (kernel locks: one
+   deploy at a time, and no build of the environment meanwhile).
 3. build: the whole cascade through doit (branch mode builds what changed;
    released sources only verify that their images exist).
 4. deploy: components in cascade order, each to its hosts (``deploy.on``)
@@ -32,10 +35,10 @@ from ..core.variables import deploy_variables, var_name
 from ..environment import OpenEnvironment, open_environment
 from ..inventory import Host, Inventory
 from ..lockfile import LockedFile, new_lockfile, write_new
-from ..reporting import Reporter, note, output_to, stage, warn
+from ..reporting import Reporter, note, output_to, stage
 from ..root import DeployRoot
 from ..smoke import SmokeResult, run_checks
-from ..state import env_lock
+from ..state import build_lock, env_lock
 from ..targets import LocalTarget, SshTarget, Step, StepResult
 
 PlannedStep = tuple[str, Host, str]   # component, host, command
@@ -56,27 +59,26 @@ def deploy(root: DeployRoot, env: str, *, reporter: Reporter, dry_run: bool = Fa
            replay: LockedFile | None = None, jobs: int = 1) -> DeployReport:
     from ..approval import require_approval
     from ..notify import notify
-    from ..resolve import resolve_locked
+    from ..resolve import resolve, resolve_locked
 
     stage(reporter, "check", env)
-    opened = open_environment(root, env, validate=True, resolve=replay is None)
+    opened = open_environment(root, env, validate=True, resolve=False)
     project = opened.project
-    if replay is not None:
-        opened = opened.with_resolution(resolve_locked(project, replay))
-    resolution = opened.resolution
-    assert resolution is not None
+    if project.environment.approval_required:  # before any repo is read for a replay
+        require_approval(project, replay=replay, say=lambda t: note(reporter, t))
+    resolution = resolve_locked(project, replay) if replay else resolve(project)
+    opened = opened.with_resolution(resolution)
     found = violations(opened.compatibility, resolution.versions())
     if found:
         raise CompatibilityError([str(v) for v in found])
     steps = _steps_plan(opened)  # a host the manifest lacks is bad input, found here
-    if project.environment.approval_required:
-        require_approval(root, opened.name, replay=replay, say=lambda t: note(reporter, t))
     note(reporter, f"   {len(resolution.sources)} sources resolved, compatibility ok")
     if dry_run:
         _dry_run(opened, steps, reporter)
         return DeployReport(opened.name, status="dry-run")
 
-    with env_lock(opened.state, f"deploy {opened.name}", warn=lambda m: warn(reporter, m)):
+    with env_lock(opened.state, f"deploy {opened.name}"), \
+            build_lock(opened.state, f"deploy {opened.name}"):
         notify(root, "deploy-started", env=opened.name, versions=resolution.versions())
         mode = "build" if project.environment.mode == "branch" else "verify released images"
         stage(reporter, mode)

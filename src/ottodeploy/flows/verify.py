@@ -15,7 +15,7 @@ import time
 from ..core.errors import DeployError
 from ..environment import OpenEnvironment, open_environment
 from ..lockfile import LockedFile, current, mark_failed
-from ..reporting import Reporter, note, warn
+from ..reporting import Reporter, note
 from ..root import DeployRoot
 
 
@@ -26,7 +26,7 @@ def verify(root: DeployRoot, env: str, *, reporter: Reporter) -> LockedFile:
     locked = current(root, opened.name)
     if locked is None:
         raise DeployError(f"{opened.name} has no lockfile: nothing is known to be deployed")
-    with env_lock(opened.state, f"verify {opened.name}", warn=lambda m: warn(reporter, m)):
+    with env_lock(opened.state, f"verify {opened.name}"):
         return _verify(opened, current(root, opened.name) or locked, reporter)
 
 
