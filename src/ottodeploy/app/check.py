@@ -6,7 +6,8 @@ then, unless ``--offline``, every ref, version and sha exists in its repo; then
 the compatibility matrix holds for the environment's versions. Offline, a
 version environment is checked with its declared versions; a branch
 environment's versions come from its repos, so its matrix check is skipped and
-reported as such.
+reported as such. Ranges that name a component the environment leaves out (or
+one without a known version) are not checked, and the report lists them.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..compat import Violation, violations
+from ..compat import Violation, unchecked, violations
 from ..errors import CompatibilityError
 from ..manifests import load_compatibility, load_hosts, load_project
 from ..resolve import Resolution, resolve
@@ -27,6 +28,7 @@ class CheckReport:
     stages: dict[str, str] = field(default_factory=dict)   # stage -> ok | skipped | failed
     details: dict[str, str] = field(default_factory=dict)
     violations: list[Violation] = field(default_factory=list)
+    not_checked: list[str] = field(default_factory=list)
     resolution: Resolution | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -36,6 +38,7 @@ class CheckReport:
             "stages": self.stages,
             "details": self.details,
             "violations": [str(v) for v in self.violations],
+            "not_checked": self.not_checked,
         }
 
 
@@ -69,7 +72,9 @@ def check(root: DeployRoot, env: str, *, offline: bool = False) -> CheckReport:
         report.stages["compatibility"] = "failed" if report.violations else "ok"
         count = sum(1 for c, deps in matrix.compatibility.items() if c in versions
                     for d in deps if d in versions)
-        report.details["compatibility"] = f"{count} constraints checked"
+        report.not_checked = unchecked(matrix, environment.sources, versions, env)
+        report.details["compatibility"] = f"{count} constraints checked" + (
+            f", {len(report.not_checked)} not checked" if report.not_checked else "")
     return report
 
 
@@ -84,4 +89,5 @@ def render(report: CheckReport) -> list[str]:
         detail = report.details.get(stage)
         lines.append(f"  {stage:<14} {state}" + (f" ({detail})" if detail else ""))
     lines += [f"    {v}" for v in report.violations]
+    lines += [f"    not checked: {text}" for text in report.not_checked]
     return lines
