@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from invoke import Collection, task
@@ -193,8 +194,29 @@ def demo(c, keep=False, stop=False):  # type: ignore[no-untyped-def]
     sandbox_demo.run(HERE, say=say, keep=keep)
 
 
+@task(name="import", positional=["path"],
+      help={"path": "a checkout of the team's deploy repo (the folder holding environments/)",
+            "dry_run": "print the diff and the report; write nothing",
+            "json": "print one JSON document"})
+@guarded
+def import_(c, path, dry_run=False, json=False):  # type: ignore[no-untyped-def]
+    """This tool's manifests from the team's environments, versions.yaml, compatibility.yaml."""
+    from ottodeploy.importer import plan_import, render_result, write
+
+    result = plan_import(root(), Path(path))
+    if not dry_run:
+        write(result)
+    if json:
+        print_json(result.to_json(dry_run=dry_run))
+        return
+    if dry_run:
+        sys.stdout.write(result.diff())
+    for line in render_result(result, dry_run=dry_run):
+        say(line)
+
+
 ns = Collection(check, resolve, build, plan, deploy, verify, deploy_lockfile, rollback, status,
-                diff, promote, promote_lockfile, approve, schema, demo)
+                diff, promote, promote_lockfile, approve, schema, demo, import_)
 ns.configure({"run": {"in_stream": False}})
 
 from tasks.release import bump, ci_matrix, commits, release  # noqa: E402  (the release flow)
