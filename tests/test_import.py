@@ -252,6 +252,37 @@ smoke:
     # the cluster now matches versions.yaml's: no finding for it
     assert not [f for f in findings(result) if f["key"] == "environments.scratch.cluster"]
     assert run_inv("check", "scratch", "--offline").code == 0
+    before = files_of(root)
+    assert do_import(team).code == 0
+    assert files_of(root) == before
+
+
+def test_values_of_unknown_fields_are_not_echoed(root: Path, tmp_path: Path) -> None:
+    secret = "ghp_" + "x9" * 18
+    files = {**TEAM,
+             "environments/beta.yaml": TEAM["environments/beta.yaml"].replace(
+                 "    path: packages/gateway", f"    token: {secret}"),
+             "versions.yaml": TEAM["versions.yaml"] + f"infra:\n  postgres_password: {secret}\n"}
+    team = write_checkout(tmp_path / "team", files)
+    for args in ((), ("--json",), ("--dry-run",)):
+        result = do_import(team, *args)
+        assert result.code == 0
+        assert secret not in result.output
+    assert "sources.services.token" in do_import(team).stdout
+    assert "(postgres_password)" in do_import(team).stdout
+    written = "".join(p.read_text() for p in (root / "manifests").rglob("*.yaml"))
+    assert secret not in written
+
+
+def test_an_existing_manifest_that_does_not_parse_exits_2(root: Path, team: Path) -> None:
+    envs = root / "manifests" / "environments"
+    envs.mkdir()
+    (envs / "prod.yaml").write_text("name: prod\nmode: version\nsources: {a: [}\n")
+    before = files_of(root)
+    result = run_inv("import", str(team))
+    assert result.code == EXIT_BAD_INPUT
+    assert "manifests/environments/prod.yaml:3: YAML syntax error" in result.stderr
+    assert files_of(root) == before
 
 
 # --- dry run, idempotence, JSON --------------------------------------------------------------

@@ -177,9 +177,10 @@ class _Env:
                                               "; kept as this source's repo")
                 elif k == "build_with" and pin[0] != "version" and _string_map(value[k]):
                     entry[k] = self.rt["sources"][key][k]
-                else:
-                    self.find((*path, k), f"{k}: {value[k]!r} has no place in this tool's "
-                                          "sources here; not imported")
+                else:  # values of unknown fields are not echoed: they may be anything
+                    what = f"type {value[k]!r}" if k == "type" else f"field {k!r}"
+                    self.find((*path, k), f"{what} has no place in this tool's sources "
+                                          "here; not imported")
             position = next((i for i, k in enumerate(value) if k in PINS), len(entry))
             entry.insert(min(position, len(entry)), pin[0], pin[1])
             self.prov.add(("sources", name, pin[0]), self.f.comments, (*path, pin[2]))

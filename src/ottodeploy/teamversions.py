@@ -100,14 +100,18 @@ def _env(key: str, imports: Mapping[str, EnvImport]) -> str | None:
     return other if other in imports else None
 
 
-def _deployed(f: TeamFile, imports: Mapping[str, EnvImport]) -> list[Finding]:
+def _deployed(f: TeamFile, components: ComponentsFile,
+              imports: Mapping[str, EnvImport]) -> list[Finding]:
+    table = alias_table(components)
     out: list[Finding] = []
     for key, state in (f.data.get("deployed") or {}).items():
         said = {k: v for k, v in (state or {}).items() if v not in (None, "", [], {})}
         if not said:
             continue
         env = _env(key, imports)
-        text = ", ".join(f"{k} {v}" for k, v in said.items())
+        # versions of components are shown; other values only by name (they may be anything)
+        text = ", ".join(f"{k} {v}" if table.get(k, k) in components.components else k
+                         for k, v in said.items())
         if env is None:
             out.append(f.finding(("deployed", key), f"no environments/{key}.yaml; deploy state "
                                                     f"({text}) not imported"))
@@ -160,13 +164,12 @@ def account_versions(f: TeamFile, components: ComponentsFile, released: Released
     """Findings for everything in versions.yaml the import did not use (module docstring)."""
     used = set().union(*(i.used for i in imports.values())) if imports else set()
     out = _components(f, components, released, used)
-    out += _deployed(f, imports)
+    out += _deployed(f, components, imports)
     out += _environments(f, imports)
     for key, value in f.data.items():
         if key in TOOLS:
-            items = ", ".join(f"{k} {v}" for k, v in (value or {}).items()) \
-                if isinstance(value, dict) else repr(value)
-            out.append(f.finding((key,), f"{TOOLS[key]} ({items}) have no place in manifests/:"
+            names = ", ".join(value) if isinstance(value, dict) else "..."
+            out.append(f.finding((key,), f"{TOOLS[key]} ({names}) have no place in manifests/:"
                                          " deploy/ files pin these images"))
         elif key not in ("components", "deployed", "environments"):
             out.append(f.finding((key,), f"unknown key {key!r}; not imported"))
