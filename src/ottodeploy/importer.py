@@ -31,6 +31,7 @@ so importing twice changes nothing the second time.
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -209,8 +210,6 @@ def plan_import(root: DeployRoot, source: Path) -> ImportResult:
 
 
 def _valid_stem(stem: str) -> bool:
-    import re
-
     return re.fullmatch(r"[a-z][a-z0-9-]*", stem) is not None
 
 
