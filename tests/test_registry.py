@@ -65,7 +65,7 @@ def test_parse_image_ref(text: str, expected: ImageRef) -> None:
     ["", "UPPER/case", "a//b", "x:", "ghcr.io/o/n:bad tag", "n@sha256:xyz", "n:-lead", "/x"],
 )
 def test_parse_image_ref_rejects_garbage(text: str) -> None:
-    with pytest.raises(ValueError, match="invalid|is not an image reference"):
+    with pytest.raises(ValueError, match=r"invalid|is not an image reference"):
         parse_image_ref(text)
 
 

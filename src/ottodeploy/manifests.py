@@ -8,6 +8,11 @@
    name, its sources name known components, everything a source depends on is
    in the environment, ``${...}`` references name sources that exist, a
    ``version`` environment pins only versions or SHAs, the cascade has no cycle.
+   Aliases (former names of components) are mapped to the component first
+   (``aliases``). Only a source that is built needs what its component depends
+   on: a released one (version mode, or pinned by version) is used as released,
+   so a component nothing builds may be left out of an environment, and the
+   graph then has no edge to it.
 
 Every stage collects all problems of a file before raising one ``ManifestError``.
 """
@@ -25,6 +30,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from .aliases import alias_problems, canonical_environment, canonical_matrix
 from .core.errors import ManifestError, Problem, UsageError
 from .core.graph import ArtifactGraph, ComponentSpec, GraphError, build_graph
 from .core.interpolate import references
@@ -184,8 +190,10 @@ class Project:
 
 def component_specs(components: ComponentsFile,
                     only: Mapping[str, object] | None = None) -> list[ComponentSpec]:
+    """The graph's view of the components (of ``only``, without edges to the others)."""
     return [
-        ComponentSpec(name, tuple(c.depends_on),
+        ComponentSpec(name, tuple(d for d in c.depends_on
+                                  if only is None or d.partition(".")[0] in only),
                       {a: tuple(art.needs) for a, art in c.artifacts.items()})
         for name, c in components.components.items()
         if only is None or name in only
@@ -198,11 +206,13 @@ def environment_graph(components: ComponentsFile, env: Environment) -> ArtifactG
 
 def load_components(root: DeployRoot) -> tuple[ComponentsFile, Document]:
     comps, doc = load_file(root, root.components_file, ComponentsFile)
+    problems = alias_problems(comps, doc)
     try:
         build_graph(component_specs(comps))
     except GraphError as exc:
-        raise ManifestError(doc.file, [doc.problem(p.path, p.message) for p in exc.problems]) \
-            from None
+        problems.extend(doc.problem(p.path, p.message) for p in exc.problems)
+    if problems:
+        raise ManifestError(doc.file, problems)
     return comps, doc
 
 
@@ -221,13 +231,14 @@ def load_project(root: DeployRoot, env: str) -> Project:
     problems = check_environment(environment, env_doc, components, expected_name=env)
     if problems:
         raise ManifestError(env_doc.file, problems)
+    environment = canonical_environment(environment, env_doc, components)[0]
     return Project(root, components, environment, env_doc, comp_doc)
 
 
 def check_environment(env: Environment, doc: Document, components: ComponentsFile,
                       expected_name: str) -> list[Problem]:
     """Semantic checks of one environment against components.yaml."""
-    problems: list[Problem] = []
+    env, problems = canonical_environment(env, doc, components)
     if env.name != expected_name:
         problems.append(doc.problem(("name",), f"name {env.name!r} does not match the file name",
                                     f"write name: {expected_name}"))
@@ -249,12 +260,13 @@ def check_environment(env: Environment, doc: Document, components: ComponentsFil
                 (*path, "build_with"),
                 "a source pinned by version is not built, so build_with has no effect",
                 "remove build_with or pin by ref"))
-        for dep in known[name].depends_on:
+        built = env.mode == "branch" and src.pin != "version"
+        for dep in known[name].depends_on if built else ():
             dep_comp = dep.partition(".")[0]
             if dep_comp not in env.sources:
                 problems.append(doc.problem(
                     path, f"{name!r} depends on {dep_comp!r}, which this environment does not list",
-                    f"add sources.{dep_comp}"))
+                    f"add sources.{dep_comp}, or pin {name} by version to use its release"))
         for key, text in src.build_with.items():
             problems.extend(_unknown_refs(doc, (*path, "build_with", key), text, env.sources))
     for i, check in enumerate(env.smoke):
@@ -287,7 +299,7 @@ def _unknown_refs(doc: Document, path: tuple[str | int, ...], text: str,
 
 def load_compatibility(root: DeployRoot, components: ComponentsFile) -> CompatibilityFile:
     compat, doc = load_file(root, root.compatibility_file, CompatibilityFile)
-    problems = []
+    compat, problems = canonical_matrix(compat, doc, components)
     for name, deps in compat.compatibility.items():
         if name not in components.components:
             problems.append(doc.problem(("compatibility", name), f"unknown component {name!r}"))

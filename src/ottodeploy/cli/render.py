@@ -19,6 +19,7 @@ def check(report: CheckReport) -> list[str]:
         detail = report.details.get(stage)
         lines.append(f"  {stage:<14} {state}" + (f" ({detail})" if detail else ""))
     lines += [f"    {v}" for v in report.violations]
+    lines += [f"    not checked: {text}" for text in report.not_checked]
     return lines
 
 

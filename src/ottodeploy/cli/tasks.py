@@ -223,6 +223,28 @@ def demo(c, keep=False, stop=False):  # type: ignore[no-untyped-def]
     run_demo(here, reporter=_reporter(False), keep=keep)
 
 
+@task(name="import", positional=["path"],
+      help={"path": "a checkout of the team's deploy repo (the folder holding environments/)",
+            "dry_run": "print the diff and the report; write nothing",
+            "json": "print one JSON document"})
+@guarded
+def import_(c, path, dry_run=False, json=False):  # type: ignore[no-untyped-def]
+    """This tool's manifests from the team's environments, versions.yaml, compatibility.yaml."""
+    import sys
+
+    from ..flows.importing import plan_import, render_result, write
+
+    result = plan_import(_root(c), Path(path))
+    if not dry_run:
+        write(result)
+    if json:
+        print_json(result.to_json(dry_run=dry_run))
+        return
+    if dry_run:
+        sys.stdout.write(result.diff())
+    _lines(render_result(result, dry_run=dry_run))
+
+
 # --- the release flow ----------------------------------------------------------------------
 
 
@@ -290,8 +312,8 @@ def ci_matrix(c, env, since=None):  # type: ignore[no-untyped-def]
 def collection(default_root: Path) -> Collection:
     """The tasks, with ``default_root`` as the deploy root unless ``OTTODEPLOY_ROOT`` says."""
     ns = Collection(check, resolve, build, plan, deploy, verify, deploy_lockfile, rollback,
-                    status, diff, promote, promote_lockfile, approve, schema, demo, bump,
-                    ci_matrix)
+                    status, diff, promote, promote_lockfile, approve, schema, demo, import_,
+                    bump, ci_matrix)
     ns.add_collection(Collection("commits", lint))
     ns.add_collection(Collection("release", next_version))
     ns.configure({"run": {"in_stream": False},

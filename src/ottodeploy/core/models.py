@@ -115,6 +115,9 @@ class Deploy(_Model):
 class Component(_Model):
     repo: NonEmpty
     description: str | None = None
+    aliases: list[Name] = Field(
+        default_factory=list,
+        description="Former names (a rename): files naming one of them mean this component.")
     depends_on: list[NonEmpty] = Field(
         default_factory=list,
         description="Components (all their artifacts) or single artifacts 'component.artifact'.")

@@ -6,7 +6,8 @@ then, unless ``--offline``, every ref, version and sha exists in its repo; then
 the compatibility matrix holds for the environment's versions. Offline, a
 version environment is checked with its declared versions; a branch
 environment's versions come from its repos, so its matrix check is skipped and
-reported as such.
+reported as such. Ranges that name a component the environment leaves out (or
+one without a known version) are not checked, and the report lists them.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..core.compat import Violation, violations
+from ..core.compat import Violation, unchecked, violations
 from ..core.errors import CompatibilityError
 from ..core.sources import Resolution
 from ..environment import open_environment
@@ -28,6 +29,7 @@ class CheckReport:
     stages: dict[str, str] = field(default_factory=dict)   # stage -> ok | skipped | failed
     details: dict[str, str] = field(default_factory=dict)
     violations: list[Violation] = field(default_factory=list)
+    not_checked: list[str] = field(default_factory=list)
     resolution: Resolution | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -37,6 +39,7 @@ class CheckReport:
             "stages": self.stages,
             "details": self.details,
             "violations": [str(v) for v in self.violations],
+            "not_checked": self.not_checked,
         }
 
 
@@ -72,7 +75,9 @@ def check(root: DeployRoot, env: str, *, offline: bool = False) -> CheckReport:
         report.stages["compatibility"] = "failed" if report.violations else "ok"
         count = sum(1 for c, deps in matrix.compatibility.items() if c in versions
                     for d in deps if d in versions)
-        report.details["compatibility"] = f"{count} constraints checked"
+        report.not_checked = unchecked(matrix, environment.sources, versions, env)
+        report.details["compatibility"] = f"{count} constraints checked" + (
+            f", {len(report.not_checked)} not checked" if report.not_checked else "")
     return report
 
 
