@@ -25,7 +25,7 @@ from pathlib import Path
 from .cascade import var_name, variables
 from .compat import violations
 from .errors import BuildError, CompatibilityError, DeployError
-from .inventory import Host, Inventory, inventory
+from .inventory import Host, Inventory, host_variables, inventory
 from .lockfile import LockedFile, new_lockfile, write_new
 from .manifests import Project, load_compatibility, load_hosts, load_project
 from .models import Lockfile
@@ -33,7 +33,7 @@ from .resolve import Resolution, resolve
 from .root import DeployRoot
 from .smoke import SmokeResult, run_checks
 from .state import Records, env_lock
-from .targets import LocalTarget, SshTarget, Step, StepResult
+from .targets import LocalTarget, SshTarget, Step, StepResult, run_once, secrets_for
 from .taskgen import LoadedCascade, load_cascade, run_doit
 
 Say = Callable[[str], None]
@@ -64,6 +64,8 @@ def deploy(root: DeployRoot, env: str, *, say: Say, dry_run: bool = False,
     if found:
         raise CompatibilityError([str(v) for v in found])
     steps = _steps_plan(project, hosts)  # a host the manifest lacks is bad input, found here
+    if not dry_run:
+        _require_secrets(project, steps)
     if project.environment.approval_required:
         require_approval(root, env, replay=replay, say=say)
     say(f"   {len(resolution.sources)} sources resolved, compatibility ok")
@@ -139,8 +141,8 @@ def resolution_of(project: Project, replay: LockedFile) -> Resolution:
     return Resolution(env.name, sources)
 
 
-def _dry_run(cascade: LoadedCascade, project: Project, steps: list[tuple[str, Host, str]],
-             say: Say) -> None:
+def _dry_run(cascade: LoadedCascade, project: Project,
+             steps: list[tuple[str, Host | None, str]], say: Say) -> None:
     from .plan import plan
 
     result = plan(cascade.env, cascade.specs, Records(cascade.env_state))
@@ -150,15 +152,17 @@ def _dry_run(cascade: LoadedCascade, project: Project, steps: list[tuple[str, Ho
             say(f"   {t.task}: {'; '.join(t.reasons)}")
     say("== deploy (dry run)")
     for component, host, run in steps:
-        say(f"   {component} -> {host.name} ({host.address}): {run}")
+        where = f"{host.name} ({host.address})" if host else "once, on this machine"
+        say(f"   {component} -> {where}: {run}")
     say(f"== smoke (dry run): {len(project.environment.smoke)} checks")
     if project.environment.e2e:
         say(f"== e2e (dry run): {project.environment.e2e.run}")
     say("dry run: nothing was built, deployed or written")
 
 
-def _steps_plan(project: Project, hosts: Inventory) -> list[tuple[str, Host, str]]:
-    out = []
+def _steps_plan(project: Project, hosts: Inventory) -> list[tuple[str, Host | None, str]]:
+    """(component, host, run) in deploy order; host None for a once step (run here)."""
+    out: list[tuple[str, Host | None, str]] = []
     for component in project.graph.component_order:
         spec = project.components.components[component].deploy
         if spec is None or spec.on == "none" or spec.run is None:
@@ -174,8 +178,25 @@ def _steps_plan(project: Project, hosts: Inventory) -> list[tuple[str, Host, str
                            f"infrastructure.{key}: component {component} deploys on {spec.on} "
                            f"(manifests/components.yaml), but environment {env} names none",
                            hint=f"set infrastructure.{key} in the environment's manifest")
-        out += [(component, h, spec.run) for h in targets]
+        if spec.once:
+            out.append((component, None, spec.run))
+        else:
+            out += [(component, h, spec.run) for h in targets]
     return out
+
+
+def _require_secrets(project: Project, steps: list[tuple[str, Host | None, str]]) -> None:
+    """Every secret a deploy step names (deploy.env) is set, before anything is locked or built."""
+    from .errors import BadInput
+
+    for component in dict.fromkeys(c for c, _, _ in steps):
+        spec = project.components.components[component].deploy
+        assert spec is not None
+        _, missing = secrets_for(spec.env, os.environ)
+        if missing:
+            raise BadInput(f"manifests/components.yaml: components.{component}.deploy.env: "
+                           f"{', '.join(missing)} not set in the environment",
+                           hint="set them (e.g. from the CI secrets) before deploying")
 
 
 def component_variables(cascade: LoadedCascade, component: str) -> dict[str, str]:
@@ -201,8 +222,10 @@ def component_variables(cascade: LoadedCascade, component: str) -> dict[str, str
 
 
 def _deploy_and_test(root: DeployRoot, project: Project, cascade: LoadedCascade,
-                     hosts: Inventory, steps: list[tuple[str, Host, str]],
+                     hosts: Inventory, steps: list[tuple[str, Host | None, str]],
                      say: Say) -> DeployReport:
+    from .remote import Remote, config_for
+
     env = project.environment
     report = DeployReport(env.name)
     target: LocalTarget | SshTarget
@@ -214,14 +237,18 @@ def _deploy_and_test(root: DeployRoot, project: Project, cascade: LoadedCascade,
     for component, host, run in steps:
         spec = project.components.components[component].deploy
         assert spec is not None
-        variables = {**component_variables(cascade, component), "OTTO_HOST": host.name,
-                     "OTTO_HOST_ADDRESS": host.address}
-        if host.index:  # nodes only (1-based); the services host has no index
-            variables["OTTO_NODE_INDEX"] = str(host.index)
+        variables = {**component_variables(cascade, component), **host_variables(hosts, host),
+                     "OTTO_REMOTE_DIR": spec.remote_dir}
+        secrets, _ = secrets_for(spec.env, os.environ)
         step = Step(component, host, run, variables,
-                    [root.path / f for f in spec.files], spec.remote_dir, spec.timeout)
-        say(f"-> {component} on {host.name} ({host.address})")
-        result = target.deploy(step, _prefixed(say, f"  {component}@{host.name} | "))
+                    [root.path / f for f in spec.files], spec.remote_dir, spec.timeout, secrets)
+        say(f"-> {component} on {step.where}")
+        if host is None:
+            result = run_once(step, root.path, os.environ,
+                              config_for(env.infrastructure, hosts, list(spec.env)),
+                              _prefixed(say, f"  {component} | "))
+        else:
+            result = target.deploy(step, _prefixed(say, f"  {component}@{host.name} | "))
         report.steps.append(result)
         if not result.ok:
             report.status, report.problem = "failed", result.message
@@ -230,7 +257,8 @@ def _deploy_and_test(root: DeployRoot, project: Project, cascade: LoadedCascade,
     values = {n: s.fields() for n, s in cascade.resolution.sources.items()}
     if env.smoke:
         say(f"== smoke ({len(env.smoke)} checks)")
-        report.smoke = run_checks(env.smoke, values, hosts)
+        report.smoke = run_checks(env.smoke, values, hosts,
+                                  Remote.for_environment(env.infrastructure, hosts))
         for r in report.smoke.results:
             say(f"   {'ok  ' if r.ok else 'FAIL'} {r.name}: {r.url}"
                 + ("" if r.ok else f" ({r.message})"))

@@ -69,6 +69,7 @@ def _verify(root: DeployRoot, project: Project, locked: LockedFile, say: Say) ->
     from ..inventory import inventory
     from ..manifests import load_hosts
     from ..notify import notify
+    from ..remote import Remote
     from ..smoke import run_checks
 
     env = project.environment.name
@@ -76,7 +77,8 @@ def _verify(root: DeployRoot, project: Project, locked: LockedFile, say: Say) ->
     values = {n: {"ref": s.ref or s.sha, "sha": s.sha, "version": s.version or "",
                   "repo": s.repo} for n, s in locked.lock.sources.items()}
     say(f"verify {env} against {locked.name} ({locked.lock.status})")
-    result = run_checks(project.environment.smoke, values, hosts)
+    result = run_checks(project.environment.smoke, values, hosts,
+                        Remote.for_environment(project.environment.infrastructure, hosts))
     for r in result.results:
         say(f"   {'ok  ' if r.ok else 'FAIL'} {r.name}: {r.url}"
             + ("" if r.ok else f" ({r.message})"))
