@@ -28,10 +28,12 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import BadInput
-from .models import Environment, HostsFile
+
+if TYPE_CHECKING:  # kept out of $OTTO_REMOTE's imports: it starts once per remote command
+    from .models import Environment, HostsFile
 
 _ADDRESS = re.compile(r"[A-Za-z0-9][A-Za-z0-9.:-]*")
 _SHAPE = ('{"nodes": [{"host": "<address>", "name": "node1", "private_host": "<address>"}], '

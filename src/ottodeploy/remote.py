@@ -44,12 +44,15 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .inventory import Host, Inventory
-from .models import Infrastructure, SshOptions
 from .process import passthrough
 from .redact import redact, secret_values
 from .targets import SshTarget
+
+if TYPE_CHECKING:  # pydantic stays out of the shim's imports: it starts once per command
+    from .models import Infrastructure
 
 CONFIG_VARIABLE = "OTTO_REMOTE_CONFIG"
 USAGE = ('usage: "$OTTO_REMOTE" HOST [--stdin] [--retry N --every S] [--dry-output TEXT] '
@@ -82,17 +85,30 @@ def write_shim(directory: Path) -> Path:
     return path
 
 
+@dataclass(frozen=True)
+class SshConfig:
+    """``infrastructure.ssh`` as the shim reads it back (see ``models.SshOptions``)."""
+
+    user: str | None = None
+    port: int = 22
+    strict_host_key_checking: str = "accept-new"
+    connect_timeout: int = 10
+    known_hosts: str | None = None
+    identity_file: str | None = None
+
+
 @dataclass
 class Remote:
     """Command lines that run something on a host of one environment."""
 
     target: str
     hosts: dict[str, Host]
-    ssh: SshOptions = field(default_factory=SshOptions)
+    ssh: SshConfig = field(default_factory=SshConfig)
 
     @classmethod
     def for_environment(cls, infra: Infrastructure, inv: Inventory) -> Remote:
-        return cls(infra.target, {h.name: h for h in inv.all()}, infra.ssh)
+        return cls(infra.target, {h.name: h for h in inv.all()},
+                   SshConfig(**infra.ssh.model_dump()))
 
     @classmethod
     def from_config(cls, text: str) -> Remote:
@@ -100,7 +116,7 @@ class Remote:
             data = json.loads(text)
             hosts = {name: Host(name, str(h["address"]), h.get("user"), h.get("port"),
                                 h.get("key")) for name, h in data["hosts"].items()}
-            return cls(str(data["target"]), hosts, SshOptions(**data.get("ssh", {})))
+            return cls(str(data["target"]), hosts, SshConfig(**data.get("ssh", {})))
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             raise UsageProblem(f"{CONFIG_VARIABLE} is not a valid configuration ({exc})") from None
 

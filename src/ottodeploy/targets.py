@@ -32,11 +32,28 @@ import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from .inventory import Host
-from .models import SshOptions
 from .process import ProcessFailed, run, stream
 from .redact import SECRET_VARIABLES, redact, secret_values
+
+
+class SshSettings(Protocol):
+    """``infrastructure.ssh`` (``models.SshOptions``), or the same read back by the shim."""
+
+    @property
+    def user(self) -> str | None: ...
+    @property
+    def port(self) -> int: ...
+    @property
+    def strict_host_key_checking(self) -> str: ...
+    @property
+    def connect_timeout(self) -> int: ...
+    @property
+    def known_hosts(self) -> str | None: ...
+    @property
+    def identity_file(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -95,7 +112,7 @@ class LocalTarget:
 
 @dataclass
 class SshTarget:
-    options: SshOptions
+    options: SshSettings
     root: Path
     environ: Mapping[str, str] = field(default_factory=dict)
 
