@@ -22,7 +22,7 @@ case "$prefix" in ''|*[!A-Z0-9_]*) echo "usage: $0 [PREFIX]  (PREFIX: A-Z, 0-9, 
 
 address() {  # VARIABLE: its value, checked; empty if unset
   local value=${!1:-}
-  if [ -n "$value" ] && ! [[ $value =~ ^[A-Za-z0-9][A-Za-z0-9.:-]*$ ]]; then
+  if [ -n "$value" ] && ! [[ $value =~ ^[A-Za-z0-9:][A-Za-z0-9.:-]*$ ]]; then
     echo "error: $1 is not a host name or IP address" >&2
     exit 2
   fi

@@ -35,7 +35,7 @@ from .errors import BadInput
 if TYPE_CHECKING:  # kept out of $OTTO_REMOTE's imports: it starts once per remote command
     from .models import Environment, HostsFile
 
-_ADDRESS = re.compile(r"[A-Za-z0-9][A-Za-z0-9.:-]*")
+_ADDRESS = re.compile(r"[A-Za-z0-9:][A-Za-z0-9.:-]*")   # never a leading "-" (an ssh option)
 _SHAPE = ('{"nodes": [{"host": "<address>", "name": "node1", "private_host": "<address>"}], '
           '"services_host": "<address>" or {"host": "<address>", "private_host": "<address>"}}')
 
