@@ -176,8 +176,12 @@ def _ssh_banner(port: int) -> bool:
 
 
 @contextlib.contextmanager
-def run_sshd(workdir: Path, *, startup_timeout: float = 15.0) -> Iterator[SshServer]:
-    """Run ``sshd -D`` on 127.0.0.1 accepting a fresh key for the current user."""
+def run_sshd(workdir: Path, *, startup_timeout: float = 15.0,
+             extra_config: str = "") -> Iterator[SshServer]:
+    """Run ``sshd -D`` on 127.0.0.1 accepting a fresh key for the current user.
+
+    ``extra_config``: more sshd_config lines (``SetEnv PATH=...`` for a recording tool).
+    """
     sshd = "/usr/sbin/sshd"
     if not Path(sshd).exists() or shutil.which("ssh-keygen") is None:
         raise ServerUnavailable("sshd", "openssh-server")
@@ -198,6 +202,7 @@ def run_sshd(workdir: Path, *, startup_timeout: float = 15.0) -> Iterator[SshSer
             "PubkeyAuthentication yes\nPermitRootLogin prohibit-password\n"
             "StrictModes no\nUsePAM no\nAcceptEnv LANG LC_* OTTO_*\n"
             "Subsystem sftp internal-sftp\n"  # scp speaks SFTP since OpenSSH 9
+            + extra_config
         )
         with log.open("wb") as out:
             proc = subprocess.Popen(

@@ -18,7 +18,7 @@ import pytest
 from tests.conftest import run_inv
 from tests.deploykit import SHA40, all_text, healthy, lockfiles, read_lock, set_deploys, set_env
 from tests.ecosystem import Ecosystem
-from tests.servers import SshServer, free_port
+from tests.servers import HttpRecorder, Response, SshServer, free_port
 
 TOKEN = "ghp_testsecret123"
 RUN = ('echo "$OTTO_HOST $OTTO_NODE_INDEX $OTTO_IMAGE" >> deployed.txt; '
@@ -135,3 +135,101 @@ def test_hosts_yaml_addresses_and_an_unreachable_host_named_in_the_failure(
     assert lock["tests"]["deploy"] == "failed"
     assert "node2" in lock["note"]
     assert healthy(eco) == []
+
+
+# --- once steps, deploy secrets, smoke via ssh (SPEC §3a) --------------------------------
+
+PASSWORD = "keystore-Pa55word-secret"
+ONCE_SH = r'''set -euo pipefail
+for i in $(seq 1 "$OTTO_NODE_COUNT"); do
+  name=OTTO_NODE${i}_NAME; private=OTTO_NODE${i}_PRIVATE_ADDRESS
+  "$OTTO_REMOTE" "${!name}" -- \
+    "mkdir -p $OTTO_REMOTE_DIR && echo ${!name} ${!private} $OTTO_IMAGE >>$OTTO_REMOTE_DIR/once.txt"
+done
+printf %s "$CL_KEYSTORE_PASSWORD" |
+  "$OTTO_REMOTE" "$OTTO_NODE2_NAME" --stdin -- "cat > $OTTO_REMOTE_DIR/secret"
+echo "the password is $CL_KEYSTORE_PASSWORD"
+env > "$OTTO_REMOTE_DIR/../once-env.txt"
+'''
+PER_HOST = ('printf %s "$CL_KEYSTORE_PASSWORD" > "secret-$OTTO_HOST"; env > "env-$OTTO_HOST.txt"; '
+            'echo "services sees $CL_KEYSTORE_PASSWORD on $OTTO_HOST_PRIVATE_ADDRESS"')
+
+
+def private_addresses(names: list[str]) -> str:
+    return json.dumps({"nodes": [{"host": "127.0.0.1", "name": n, "private_host": f"10.0.0.{i}"}
+                                 for i, n in enumerate(names, start=1)],
+                       "services_host": {"host": "127.0.0.1", "private_host": "10.0.0.10"}})
+
+
+def test_a_once_step_orchestrates_the_hosts_with_secrets_on_stdin_and_smoke_runs_on_them(
+        eco: Ecosystem, sshd: SshServer, tmp_path: Path, http_recorder: HttpRecorder,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    remote = tmp_path / "remote" / "ottochain"
+    services = tmp_path / "remote" / "services"
+    eco.write("deploy/once.sh", ONCE_SH)
+    set_deploys(eco, {
+        "ottochain": {"on": "nodes", "once": True, "run": "bash deploy/once.sh",
+                      "remote_dir": str(remote), "env": ["CL_KEYSTORE_PASSWORD"]},
+        "services": {"on": "services_host", "run": PER_HOST, "remote_dir": str(services),
+                     "env": ["CL_KEYSTORE_PASSWORD"]}})
+    http_recorder.add_route("GET", "/node/info", Response(200, body={"state": "Ready"}))
+    set_env(eco, infrastructure=ssh_infrastructure(sshd), smoke=[
+        {"name": "ml0", "via": "ssh", "on": "nodes", "url": f"{http_recorder.url}/node/info",
+         "json": {"state": "Ready"}, "timeout": 20}])
+    monkeypatch.setenv("SCRATCH_INFRASTRUCTURE", private_addresses(["node1", "node2"]))
+    monkeypatch.setenv("CL_KEYSTORE_PASSWORD", PASSWORD)
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    result = run_inv("deploy", "scratch")
+    assert result.code == 0, result.output
+
+    (path,) = lockfiles(eco)
+    lock = read_lock(path)
+    image = lock["artifacts"]["ottochain_image"]
+    # once: run here a single time, reaching each node through $OTTO_REMOTE over ssh
+    assert (remote / "once.txt").read_text().splitlines() == [
+        f"node1 10.0.0.1 {image}", f"node2 10.0.0.2 {image}"]
+    assert "-> ottochain on this machine (once)" in result.stdout
+    assert f"  ottochain | [node1] mkdir -p {remote} && echo node1 10.0.0.1 {image}" in \
+        result.stdout
+    assert f"  ottochain | [node2] cat > {remote}/secret < stdin" in result.stdout
+    assert (remote / "secret").read_text() == PASSWORD       # it travelled on stdin
+    assert "  ottochain | the password is ***" in result.stdout
+    local_env = dict(line.split("=", 1) for line in
+                     (remote.parent / "once-env.txt").read_text().splitlines() if "=" in line)
+    assert local_env["CL_KEYSTORE_PASSWORD"] == PASSWORD     # named in deploy.env
+    assert "GITHUB_TOKEN" not in local_env                   # not named: not given
+    assert PASSWORD not in local_env["OTTO_REMOTE_CONFIG"]
+    assert local_env["OTTO_DRY_RUN"] == "0"
+    assert local_env["OTTO_NODE2_PRIVATE_ADDRESS"] == "10.0.0.2"
+    assert local_env["OTTO_SERVICES_HOST_PRIVATE_ADDRESS"] == "10.0.0.10"
+    # per host, over ssh: the secret in the remote environment, never on its command line
+    assert (services / "secret-svc").read_text() == PASSWORD
+    remote_env = dict(line.split("=", 1) for line in
+                      (services / "env-svc.txt").read_text().splitlines() if "=" in line)
+    assert remote_env["OTTO_HOST_PRIVATE_ADDRESS"] == "10.0.0.10"
+    assert remote_env["OTTO_REMOTE_DIR"] == str(services)
+    assert "GITHUB_TOKEN" not in remote_env
+    assert "  services@svc | services sees *** on 10.0.0.10" in result.stdout
+    # smoke: curl on each node, through ssh
+    assert f"ok   ml0@node1: {http_recorder.url}/node/info (on node1)" in result.stdout
+    assert len(http_recorder.requests) >= 2
+    assert lock["status"] == "healthy" and lock["tests"]["smoke"] == "passed"
+    for text in (result.output, path.read_text()):
+        assert PASSWORD not in text and TOKEN not in text
+
+
+def test_a_secret_a_deploy_needs_but_nobody_set_is_bad_input(
+        eco: Ecosystem, sshd: SshServer, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    set_deploys(eco, {"ottochain": {"on": "nodes", "once": True, "run": "true",
+                                    "env": ["CL_KEYSTORE_PASSWORD", "CL_KEYSTORE_NODE1"]}})
+    set_env(eco, infrastructure=ssh_infrastructure(sshd))
+    monkeypatch.setenv("SCRATCH_INFRASTRUCTURE", private_addresses(["node1", "node2"]))
+    monkeypatch.setenv("CL_KEYSTORE_NODE1", "a2V5")
+    monkeypatch.delenv("CL_KEYSTORE_PASSWORD", raising=False)
+    result = run_inv("deploy", "scratch")
+    assert result.code == 2, result.output
+    assert ("components.ottochain.deploy.env: CL_KEYSTORE_PASSWORD not set in the environment"
+            in result.stderr)
+    assert "Traceback" not in result.output
+    assert eco.built() == [] and lockfiles(eco) == []

@@ -82,9 +82,11 @@ def run(args: Sequence[str], *, cwd: Path | None = None, env: Mapping[str, str] 
 
 
 def stream(args: Sequence[str], *, cwd: Path, env: Mapping[str, str] | None,
-           on_line: Callable[[str], None], timeout: float | None = None) -> tuple[int | None, str]:
+           on_line: Callable[[str], None], timeout: float | None = None,
+           input_text: str | None = None) -> tuple[int | None, str]:
     """Run ``args`` passing each line of output (stdout and stderr merged) to ``on_line``.
 
+    ``input_text`` (secrets, for one) is written to the process's stdin, never its arguments.
     Returns the exit status (None when killed for the timeout) and the output's last lines.
     """
     log.debug("%s", redact(describe(args, cwd)))
@@ -92,11 +94,14 @@ def stream(args: Sequence[str], *, cwd: Path, env: Mapping[str, str] | None,
     try:
         proc = subprocess.Popen(
             list(args), cwd=cwd, env=_env(env), stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL if input_text is None else subprocess.PIPE, text=True,
             encoding="utf-8", errors="replace", start_new_session=True,
         )
     except FileNotFoundError:
         raise OttodeployError(f"{args[0]}: command not found") from None
+    if input_text is not None:
+        threading.Thread(target=_feed, args=(proc, input_text), daemon=True).start()
     fired = threading.Event()
     timer = None
     if timeout is not None:
@@ -127,7 +132,41 @@ def stream(args: Sequence[str], *, cwd: Path, env: Mapping[str, str] | None,
     return (None if fired.is_set() else code), "\n".join(tail)
 
 
-def _kill_group(proc: subprocess.Popen[str]) -> None:
+def _feed(proc: subprocess.Popen[str], text: str) -> None:
+    assert proc.stdin is not None
+    with contextlib.suppress(OSError):  # the process may exit without reading it all
+        proc.stdin.write(text)
+    with contextlib.suppress(OSError):
+        proc.stdin.close()
+
+
+def passthrough(args: Sequence[str], *, stdin: bool = False,
+                env: Mapping[str, str] | None = None, timeout: float | None = None) -> int:
+    """Run ``args`` with this process's stdout and stderr (and stdin if ``stdin``); its status.
+
+    For commands run on behalf of a script (``ottodeploy.remote``): their output is the
+    script's. 124 when killed for the timeout, 127 when the program does not exist.
+    """
+    log.debug("%s", redact(describe(args)))
+    try:
+        proc = subprocess.Popen(list(args), env=_env(env),
+                                stdin=None if stdin else subprocess.DEVNULL,
+                                start_new_session=True)
+    except FileNotFoundError:
+        return 127
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        proc.wait()
+        return 124
+    except BaseException:
+        _kill_group(proc)
+        proc.wait()
+        raise
+
+
+def _kill_group(proc: subprocess.Popen[str] | subprocess.Popen[bytes]) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
 

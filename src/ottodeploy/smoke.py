@@ -4,28 +4,55 @@ Each check is an HTTP GET of ``url`` expecting ``status`` and, optionally, JSON
 fields: a dot path into the body maps to the expected value, ``#`` is the
 length of an array (``"#": 3``, ``"peers.#": 3``). URLs and expected values
 interpolate the deployed sources (``${services.sha}``) and host addresses
-(``${services_host}``); a check whose URL names ``${host}`` runs once per node.
+(``${services_host}``, and ``${host.private}``/``${services_host.private}``
+for the private ones); a check whose URL names ``${host}`` (or whose ``on`` is
+``nodes``) runs once per node.
 Every check is retried until its ``timeout`` passes, each request with a short
 timeout of its own; all checks run at once, so a deploy waits for the slowest
 check, not the sum of them.
+
+A check with ``via: ssh`` is made by ``curl`` on a host, over the
+environment's target (for ports not open to the runner, as production checks
+``curl localhost:9000/node/info`` on each node): on each node for a per-node
+check, else on ``on`` (``services_host`` or a host name; the services host by
+default). curl prints the body and then the status on a line of its own, so
+status and JSON expectations, retries and timeouts are the same as for a
+request made from here.
 """
 
 from __future__ import annotations
 
+import json
+import shlex
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .core.errors import HttpError
 from .core.interpolate import render
 from .core.models import SmokeCheck
 from .http import HttpClient
-from .inventory import Inventory
+from .inventory import Host, Inventory
 from .process import parallel
+
+if TYPE_CHECKING:
+    from .remote import Remote
 
 REQUEST_TIMEOUT = 5.0
 RETRY_PAUSE = 0.5
+_STATUS_MARK = "\n--otto-status:"
+
+
+@dataclass(frozen=True)
+class Request:
+    """One concrete request a check makes: where, and what is expected of the answer."""
+
+    name: str
+    check: SmokeCheck
+    url: str
+    expected: dict[str, Any]
+    via_host: str = ""           # the host curl runs on (via: ssh); "" for a request from here
 
 
 @dataclass(frozen=True)
@@ -52,25 +79,38 @@ class SmokeResult:
         return "passed" if self.ok else "failed"
 
 
+def _via_host(check: SmokeCheck, hosts: Inventory) -> str:
+    if check.on in (None, "services_host"):
+        return hosts.services_host.name if hosts.services_host else "services_host"
+    return check.on
+
+
 def expand(checks: list[SmokeCheck], values: Mapping[str, Mapping[str, str]],
-           hosts: Inventory) -> list[tuple[str, SmokeCheck, str, dict[str, Any]]]:
-    """(name, check, url, expectations) for every concrete request the checks make."""
+           hosts: Inventory) -> list[Request]:
+    """Every concrete request the checks make."""
     plain = {}
     if hosts.services_host:
         plain["services_host"] = hosts.services_host.address
+        plain["services_host.private"] = hosts.services_host.private
     out = []
     for i, check in enumerate(checks):
-        per_host = "${host}" in check.url.replace(" ", "")
-        targets = [(h.name, h.address) for h in hosts.nodes] if per_host else [("", "")]
-        for host_name, address in targets:
-            names = {**plain, "host": address} if per_host else plain
+        url_text = check.url.replace(" ", "")
+        per_host = check.on == "nodes" or "${host}" in url_text or "${host.private}" in url_text
+        targets: list[Host | None] = list(hosts.nodes) if per_host else [None]
+        for host in targets:
+            names = plain
+            if host is not None:
+                names = {**plain, "host": host.address, "host.private": host.private}
             url = render(check.url, values, names)
             expected = {path: render(v, values, names) if isinstance(v, str) else v
                         for path, v in check.json_.items()}
             label = check.name or f"smoke[{i}]"
-            if host_name:
-                label += f"@{host_name}"
-            out.append((label, check, url, expected))
+            if host is not None:
+                label += f"@{host.name}"
+            via = ""
+            if check.via == "ssh":
+                via = host.name if host is not None else _via_host(check, hosts)
+            out.append(Request(label, check, url, expected, via))
     return out
 
 
@@ -100,19 +140,58 @@ def _matches(actual: Any, expected: Any) -> bool:
         and str(actual) == expected
 
 
-def _attempt(http: HttpClient, url: str, check: SmokeCheck, expected: Mapping[str, Any],
-             timeout: float) -> str | None:
-    """None when the check passes, else what was wrong."""
+def _get(http: HttpClient, url: str, timeout: float) -> tuple[int, str] | str:
+    """(status, body) of a GET from here, or what went wrong."""
     try:
-        response = http.get(url, timeout=min(REQUEST_TIMEOUT, max(timeout, 0.5)))
+        response = http.get(url, timeout=timeout)
     except HttpError as exc:
         return f"GET {url}: {exc.reason}"
-    if response.status_code != check.status:
-        return f"GET {url}: expected status {check.status}, got {response.status_code}"
+    return response.status_code, response.text
+
+
+def _get_via(remote: Remote | None, host: str, url: str, timeout: float) -> tuple[int, str] | str:
+    """(status, body) of a GET made by curl on ``host``, or what went wrong."""
+    from .process import run
+    from .remote import UsageProblem
+
+    where = f"GET {url} on {host}"
+    if remote is None:
+        return f"{where}: 'via: ssh' needs the environment's target"
+    try:
+        remote.host(host)
+    except UsageProblem as exc:
+        return f"{where}: {exc}"
+    curl = ["curl", "-sS", "--noproxy", "*", "--max-time", f"{timeout:g}",
+            "-w", _STATUS_MARK.replace("\n", "\\n") + "%{http_code}", url]
+    args = remote.command(host, shlex.join(curl))
+    done = run(args, timeout=timeout + remote.ssh.connect_timeout + 5, check=False)
+    if done.returncode == 255 and remote.target == "ssh":
+        return f"{where}: cannot reach {host} over ssh"
+    if done.returncode != 0 or _STATUS_MARK not in done.stdout:
+        detail = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
+        return f"{where}: curl failed ({detail})"
+    body, _, status = done.stdout.rpartition(_STATUS_MARK)
+    return int(status.strip() or 0), body
+
+
+def _attempt(http: HttpClient, request: Request, timeout: float,
+             remote: Remote | None = None) -> str | None:
+    """None when the check passes, else what was wrong."""
+    url, check, expected = request.url, request.check, request.expected
+    wait = min(REQUEST_TIMEOUT, max(timeout, 0.5))
+    got = _get_via(remote, request.via_host, url, wait) if request.via_host else \
+        _get(http, url, wait)
+    if isinstance(got, str):
+        return got
+    status, text = got
+    if request.via_host:
+        url = f"{url} on {request.via_host}"
+    if status != check.status:
+        return f"GET {url}: expected status {check.status}, got {status}"
     if not expected:
         return None
     try:
-        body = response.json()
+        body = json.loads(text)
     except ValueError:
         return f"GET {url}: body is not JSON"
     for path, want in expected.items():
@@ -126,17 +205,20 @@ def _attempt(http: HttpClient, url: str, check: SmokeCheck, expected: Mapping[st
 
 
 def run_checks(checks: list[SmokeCheck], values: Mapping[str, Mapping[str, str]],
-               hosts: Inventory) -> SmokeResult:
+               hosts: Inventory, remote: Remote | None = None) -> SmokeResult:
+    """Run every check; ``remote`` (the environment's target) makes the ``via: ssh`` ones."""
     concrete = expand(checks, values, hosts)
 
-    def one(item: tuple[str, SmokeCheck, str, dict[str, Any]]) -> CheckResult:
-        name, check, url, expected = item
-        deadline = time.monotonic() + check.timeout
+    def one(request: Request) -> CheckResult:
+        name, url = request.name, request.url
+        if request.via_host:
+            url = f"{url} (on {request.via_host})"
+        deadline = time.monotonic() + request.check.timeout
         attempts = 0
         with HttpClient() as http:
             while True:
                 attempts += 1
-                problem = _attempt(http, url, check, expected, deadline - time.monotonic())
+                problem = _attempt(http, request, deadline - time.monotonic(), remote)
                 if problem is None:
                     return CheckResult(name, url, True, "ok", attempts)
                 if time.monotonic() + RETRY_PAUSE >= deadline:

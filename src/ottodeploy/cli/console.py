@@ -63,6 +63,8 @@ def render_event(kind: str, f: dict[str, Any]) -> str | None:
         return str(f["text"])
     if kind == "step":
         state = f.get("state")
+        if state == "started" and f.get("host") is None:
+            return f"-> {f['component']} on this machine (once)"
         if state == "started":
             return f"-> {f['component']} on {f['host']} ({f['address']})"
         if state == "failed":

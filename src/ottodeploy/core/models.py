@@ -42,7 +42,9 @@ NonEmpty = Annotated[str, StringConstraints(min_length=1)]
 VarName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_-]*$")]
 _ARTIFACT_REF = re.compile(r"[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)?")
 _TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
-SMOKE_PLAIN_NAMES = frozenset({"host", "services_host"})
+SMOKE_PLAIN_NAMES = frozenset({"host", "host.private", "services_host", "services_host.private"})
+# names of environment variables a deploy may be given (deploy.env): shell-safe, upper case
+EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]*$")]
 
 
 class _Model(BaseModel):
@@ -96,6 +98,14 @@ class Deploy(_Model):
         default_factory=list, description="Paths in the deploy repo copied to remote_dir (ssh).")
     remote_dir: NonEmpty = "/opt/ottochain"
     timeout: float = Field(1800, gt=0, description="Seconds one host's deploy may take.")
+    once: bool = Field(
+        False, description="Run 'run' once on the machine running ottodeploy, with every host "
+                           "in variables and $OTTO_REMOTE to reach them ('on' names the hosts "
+                           "it needs).")
+    env: list[EnvName] = Field(
+        default_factory=list,
+        description="Secrets (environment variables) the deploy is given; over ssh they "
+                    "travel on stdin, never on a command line, and are never printed.")
 
     @field_validator("files")
     @classmethod
@@ -109,6 +119,12 @@ class Deploy(_Model):
     def _run_unless_none(self) -> Deploy:
         if self.on != "none" and self.run is None:
             raise ValueError(f"deploy on {self.on!r} needs a 'run' command")
+        if self.once and self.on == "none":
+            raise ValueError("a 'once' deploy names the hosts it needs: on: nodes or services_host")
+        if self.once and self.files:
+            raise ValueError("a 'once' deploy copies its files itself "
+                             "(\"$OTTO_REMOTE\" HOST --put FILE PATH); "
+                             "'files' is for per-host deploys")
         return self
 
 
@@ -241,6 +257,11 @@ class SmokeCheck(_Model):
     status: int = Field(200, ge=100, le=599)
     json_: dict[NonEmpty, Any] = Field(default_factory=dict, alias="json")
     timeout: float = Field(60, gt=0, le=3600)
+    via: Literal["runner", "ssh"] = Field(
+        "runner", description="ssh: the request is made by curl on the host, over the target.")
+    on: NonEmpty | None = Field(
+        None, description="Host(s) of a 'via: ssh' check: nodes, services_host or a host name; "
+                          "default: each node when the URL names ${host}, else the services host.")
 
     @field_validator("url")
     @classmethod
@@ -405,6 +426,7 @@ class Lockfile(_Model):
 
 class Host(_Model):
     address: NonEmpty
+    private_address: NonEmpty | None = None
     user: NonEmpty | None = None
     port: int = Field(22, ge=1, le=65535)
     key: NonEmpty | None = None

@@ -33,15 +33,15 @@ from ..core.models import Lockfile
 from ..core.sources import Resolution
 from ..core.variables import deploy_variables, var_name
 from ..environment import OpenEnvironment, open_environment
-from ..inventory import Host, Inventory
+from ..inventory import Host, Inventory, host_variables
 from ..lockfile import LockedFile, new_lockfile, write_new
 from ..reporting import Reporter, note, output_to, stage
 from ..root import DeployRoot
 from ..smoke import SmokeResult, run_checks
 from ..state import build_lock, env_lock
-from ..targets import LocalTarget, SshTarget, Step, StepResult
+from ..targets import LocalTarget, SshTarget, Step, StepResult, secrets_for
 
-PlannedStep = tuple[str, Host, str]   # component, host, command
+PlannedStep = tuple[str, Host | None, str]   # component, host (None: once, here), command
 
 
 @dataclass
@@ -72,6 +72,8 @@ def deploy(root: DeployRoot, env: str, *, reporter: Reporter, dry_run: bool = Fa
     if found:
         raise CompatibilityError([str(v) for v in found])
     steps = _steps_plan(opened)  # a host the manifest lacks is bad input, found here
+    if not dry_run:
+        _require_secrets(opened, steps)
     note(reporter, f"   {len(resolution.sources)} sources resolved, compatibility ok")
     if dry_run:
         _dry_run(opened, steps, reporter)
@@ -111,7 +113,8 @@ def _dry_run(opened: OpenEnvironment, steps: list[PlannedStep], reporter: Report
             note(reporter, f"   {t.task}: {'; '.join(t.reasons)}")
     stage(reporter, "deploy", state="dry-run")
     for component, host, run in steps:
-        note(reporter, f"   {component} -> {host.name} ({host.address}): {run}")
+        where = f"{host.name} ({host.address})" if host else "once, on this machine"
+        note(reporter, f"   {component} -> {where}: {run}")
     stage(reporter, "smoke", f"{len(environment.smoke)} checks", state="dry-run")
     if environment.e2e:
         stage(reporter, "e2e", environment.e2e.run, state="dry-run")
@@ -119,9 +122,10 @@ def _dry_run(opened: OpenEnvironment, steps: list[PlannedStep], reporter: Report
 
 
 def _steps_plan(opened: OpenEnvironment) -> list[PlannedStep]:
+    """(component, host, run) in deploy order; host None for a once step (run here)."""
     project = opened.project
     hosts = opened.hosts
-    out = []
+    out: list[PlannedStep] = []
     for component in project.graph.component_order:
         spec = project.components.components[component].deploy
         if spec is None or spec.on == "none" or spec.run is None:
@@ -134,8 +138,23 @@ def _steps_plan(opened: OpenEnvironment) -> list[PlannedStep]:
                            f"infrastructure.{key}: component {component} deploys on {spec.on} "
                            f"(manifests/components.yaml), but environment {opened.name} names "
                            "none", hint=f"set infrastructure.{key} in the environment's manifest")
-        out += [(component, h, spec.run) for h in targets]
+        if spec.once:
+            out.append((component, None, spec.run))
+        else:
+            out += [(component, h, spec.run) for h in targets]
     return out
+
+
+def _require_secrets(opened: OpenEnvironment, steps: list[PlannedStep]) -> None:
+    """Every secret a deploy step names (deploy.env) is set, before anything is locked or built."""
+    for component in dict.fromkeys(c for c, _, _ in steps):
+        spec = opened.project.components.components[component].deploy
+        assert spec is not None
+        _, missing = secrets_for(spec.env, os.environ)
+        if missing:
+            raise BadInput(f"manifests/components.yaml: components.{component}.deploy.env: "
+                           f"{', '.join(missing)} not set in the environment",
+                           hint="set them (e.g. from the CI secrets) before deploying")
 
 
 def exact_images(opened: OpenEnvironment) -> dict[str, str]:
@@ -151,6 +170,8 @@ def exact_images(opened: OpenEnvironment) -> dict[str, str]:
 
 def _deploy_and_test(opened: OpenEnvironment, steps: list[PlannedStep],
                      reporter: Reporter) -> DeployReport:
+    from ..remote import Remote, config_for, run_once
+
     root = opened.root
     env = opened.project.environment
     hosts = opened.hosts
@@ -169,24 +190,29 @@ def _deploy_and_test(opened: OpenEnvironment, steps: list[PlannedStep],
         assert spec is not None
         variables = {**deploy_variables(env.name, component, resolution.sources[component],
                                         opened.specs, images),
-                     "OTTO_HOST": host.name, "OTTO_HOST_ADDRESS": host.address}
-        if host.index:  # nodes only (1-based); the services host has no index
-            variables["OTTO_NODE_INDEX"] = str(host.index)
+                     **host_variables(hosts, host), "OTTO_REMOTE_DIR": spec.remote_dir}
+        secrets, _ = secrets_for(spec.env, os.environ)
         step = Step(component, host, run, variables,
-                    [root.path / f for f in spec.files], spec.remote_dir, spec.timeout)
-        reporter.emit("step", component=component, host=host.name, address=host.address,
-                      state="started")
-        result = target.deploy(step, output_to(reporter, f"{component}@{host.name}"))
+                    [root.path / f for f in spec.files], spec.remote_dir, spec.timeout, secrets)
+        where = {"host": host.name if host else None, "address": host.address if host else None}
+        reporter.emit("step", component=component, state="started", **where)
+        if host is None:
+            result = run_once(step, root.path, os.environ,
+                              config_for(env.infrastructure, hosts, list(spec.env)),
+                              output_to(reporter, component))
+        else:
+            result = target.deploy(step, output_to(reporter, f"{component}@{host.name}"))
         report.steps.append(result)
         if not result.ok:
             report.status, report.problem = "failed", result.message
-            reporter.emit("step", component=component, host=host.name, address=host.address,
-                          state="failed", message=result.message)
+            reporter.emit("step", component=component, state="failed", message=result.message,
+                          **where)
             return report
     values = {n: s.fields() for n, s in resolution.sources.items()}
     if env.smoke:
         stage(reporter, "smoke", f"({len(env.smoke)} checks)")
-        report.smoke = run_checks(env.smoke, values, hosts)
+        report.smoke = run_checks(env.smoke, values, hosts,
+                                  Remote.for_environment(env.infrastructure, hosts))
         for r in report.smoke.results:
             reporter.emit("check", name=r.name, url=r.url,
                           state="passed" if r.ok else "failed",

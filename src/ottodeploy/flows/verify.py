@@ -32,12 +32,15 @@ def verify(root: DeployRoot, env: str, *, reporter: Reporter) -> LockedFile:
 
 def _verify(opened: OpenEnvironment, locked: LockedFile, reporter: Reporter) -> LockedFile:
     from ..notify import notify
+    from ..remote import Remote
     from ..smoke import run_checks
 
     values = {n: {"ref": s.ref or s.sha, "sha": s.sha, "version": s.version or "",
                   "repo": s.repo} for n, s in locked.lock.sources.items()}
     note(reporter, f"verify {opened.name} against {locked.name} ({locked.lock.status})")
-    result = run_checks(opened.project.environment.smoke, values, opened.hosts)
+    environment = opened.project.environment
+    result = run_checks(environment.smoke, values, opened.hosts,
+                        Remote.for_environment(environment.infrastructure, opened.hosts))
     for r in result.results:
         reporter.emit("check", name=r.name, url=r.url, state="passed" if r.ok else "failed",
                       message="" if r.ok else r.message, attempts=r.attempts)
