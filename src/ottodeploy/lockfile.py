@@ -55,12 +55,19 @@ def render(lock: Lockfile) -> str:
                       for k, v in lock.artifacts.items()},
         "tests": dict(lock.tests),
     }
-    for key in ("mode", "tool_version", "manifest_digest", "replay_of", "note"):
+    if lock.components:
+        data["components"] = {n: c.model_dump(exclude_none=True)
+                              for n, c in lock.components.items()}
+    for key in ("mode", "tool_version", "manifest_digest", "replay_of", "interrupted", "note"):
         value = getattr(lock, key)
         if value is not None:
             data[key] = value
+    if lock.approval is not None:
+        data["approval"] = lock.approval.model_dump(exclude_none=True)
     if lock.build_keys:
         data["build_keys"] = dict(lock.build_keys)
+    if lock.verifications:
+        data["verifications"] = [v.model_dump(exclude_none=True) for v in lock.verifications]
     return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, width=120)
 
 

@@ -394,6 +394,39 @@ ArtifactEntry = Annotated[
     Discriminator(_artifact_shape)]
 
 
+class LockedComponent(_Model):
+    """What the deploy did for one component (SPEC §4a, incremental deploy)."""
+
+    deployed: bool | Literal["unchanged"] = Field(
+        description="true: its deploy step ran; unchanged: its fingerprint equalled the "
+                    "environment's current healthy lockfile's, so it did not run.")
+    fingerprint: Digest | None = Field(
+        None, description="sha256 of its artifact digests, deploy files and settings, hosts "
+                          "and values: what makes its deploy step run again.")
+
+
+Timestamp = Annotated[str, StringConstraints(pattern=f"^{_TIMESTAMP.pattern}$")]
+CheckName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._@\[\]-]{0,127}$")]
+
+
+class Verification(_Model):
+    """One ``inv verify`` of the lockfile (SPEC §6a, verification history)."""
+
+    at: Timestamp
+    result: Literal["passed", "failed"]
+    checks: dict[CheckName, Literal["passed", "failed"]] = Field(default_factory=dict)
+    reason: Annotated[str, StringConstraints(max_length=2000)] | None = None
+
+
+class LockedApproval(_Model):
+    """The verified approval an approval-required deploy stood on (SPEC §6a)."""
+
+    commit: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{40}$")]
+    kind: Literal["signed merge", "pull request", "replay"]
+    approver: Annotated[str, StringConstraints(pattern=_NO_CONTROL, max_length=255)]
+    detail: Annotated[str, StringConstraints(pattern=_NO_CONTROL, max_length=500)] | None = None
+
+
 class Lockfile(_Model):
     timestamp: NonEmpty = Field(description="UTC, YYYY-MM-DDTHH:MM:SSZ.",
                                 json_schema_extra={"pattern": f"^{_TIMESTAMP.pattern}$"})
@@ -411,6 +444,10 @@ class Lockfile(_Model):
     replay_of: Annotated[str, StringConstraints(pattern=_NO_CONTROL, max_length=255)] | None \
         = None
     note: Annotated[str, StringConstraints(max_length=20_000)] | None = None
+    components: dict[Name, LockedComponent] = Field(default_factory=dict)
+    approval: LockedApproval | None = None
+    interrupted: Literal["SIGINT", "SIGTERM"] | None = None
+    verifications: list[Verification] = Field(default_factory=list)
 
     @field_validator("timestamp")
     @classmethod

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import engine
+from ..core.approvals import Approval
 from ..core.compat import violations
 from ..core.errors import BadInput, BuildError, CompatibilityError, DeployError
 from ..core.keys import digest_text
@@ -64,8 +65,9 @@ def deploy(root: DeployRoot, env: str, *, reporter: Reporter, dry_run: bool = Fa
     stage(reporter, "check", env)
     opened = open_environment(root, env, validate=True, resolve=False)
     project = opened.project
+    approval = None
     if project.environment.approval_required:  # before any repo is read for a replay
-        require_approval(project, replay=replay, say=lambda t: note(reporter, t))
+        approval = require_approval(project, replay=replay, say=lambda t: note(reporter, t))
     resolution = resolve_locked(project, replay) if replay else resolve(project)
     opened = opened.with_resolution(resolution)
     found = violations(opened.compatibility, resolution.versions())
@@ -89,7 +91,7 @@ def deploy(root: DeployRoot, env: str, *, reporter: Reporter, dry_run: bool = Fa
             raise BuildError(f"build of {opened.name} failed; nothing was deployed and no "
                              "lockfile written")
         report = _deploy_and_test(opened, steps, reporter)
-        lock = _lockfile(opened, resolution, report, replay)
+        lock = _lockfile(opened, resolution, report, replay, approval)
         report.lockfile = write_new(root, lock)
         reporter.emit("lockfile", path=root.display(report.lockfile), status=report.status)
         event = "deploy-succeeded" if report.status == "healthy" else "deploy-failed"
@@ -250,7 +252,7 @@ def _run_e2e(opened: OpenEnvironment, hosts: Inventory, run: str, timeout: float
 
 
 def _lockfile(opened: OpenEnvironment, resolution: Resolution, report: DeployReport,
-              replay: LockedFile | None) -> Lockfile:
+              replay: LockedFile | None, approval: Approval | None) -> Lockfile:
     records = opened.records
     artifacts = {}
     keys = {}
@@ -273,4 +275,7 @@ def _lockfile(opened: OpenEnvironment, resolution: Resolution, report: DeployRep
         artifacts=artifacts, tests=tests, mode=environment.mode,
         manifest_digest=f"sha256:{digest}", build_keys=keys,
         replay_of=replay.name if replay else None,
+        approval=None if approval is None else {
+            "commit": approval.commit, "kind": approval.kind, "approver": approval.approver,
+            "detail": approval.detail},
         note=report.problem or None)
