@@ -171,6 +171,22 @@ def approve(c, branch, by=""):  # type: ignore[no-untyped-def]
     approve_branch(root(), branch, by, say=say)
 
 
+@task(positional=["env", "component", "ref"],
+      help={"ref": "the branch or tag (with --sha: the commit SHA; with --version: the version)",
+            "sha": "REF is a full 40-hex commit SHA: pin sha:",
+            "version": "REF is a released version (v optional): pin version:",
+            "commit": "commit the file, and only it, on the current branch"})
+@guarded
+def set_ref(c, env, component, ref, sha=False, version=False,  # type: ignore[no-untyped-def]
+            commit=False):
+    """Repoint one source of ENV, keeping the file's comments and layout."""
+    from ottodeploy.setref import requested_pin
+    from ottodeploy.setref import set_ref as repoint
+
+    kind, value = requested_pin(ref, sha=sha, version=version)
+    repoint(root(), env, component, kind, value, commit=commit, say=say)
+
+
 @task(help={"dest": "folder to write the schemas into (default: schema/ of this repo)"})
 @guarded
 def schema(c, dest=None):  # type: ignore[no-untyped-def]
@@ -194,7 +210,7 @@ def demo(c, keep=False, stop=False):  # type: ignore[no-untyped-def]
 
 
 ns = Collection(check, resolve, build, plan, deploy, verify, deploy_lockfile, rollback, status,
-                diff, promote, promote_lockfile, approve, schema, demo)
+                diff, promote, promote_lockfile, approve, set_ref, schema, demo)
 ns.configure({"run": {"in_stream": False}})
 
 from tasks.release import bump, ci_matrix, commits, release  # noqa: E402  (the release flow)

@@ -75,7 +75,31 @@ def set_pin(source: CommentedMap, kind: PinKind, value: str) -> None:
         if comment is not None:
             source.ca.items[kind] = comment
     if kind == "version" and "build_with" in source:
-        del source["build_with"]
+        _drop_keeping_trailer(source, "build_with")
+
+
+def _drop_keeping_trailer(mapping: CommentedMap, key: str) -> None:
+    """Delete ``key``; the blank lines or comment that followed its value stay in the file.
+
+    ruamel stores what follows a nested mapping on its last key, so deleting the
+    mapping would also delete the blank line that separated this block from the next.
+    """
+    value = mapping[key]
+    trailer = None
+    if isinstance(value, CommentedMap) and value:
+        last = list(value.keys())[-1]
+        tokens = value.ca.items.get(last)
+        trailer = tokens[2] if tokens and len(tokens) > 2 else None
+    keys = list(mapping.keys())
+    del mapping[key]
+    if trailer is None or keys[-1] != key or not mapping:
+        return
+    previous = list(mapping.keys())[-1]
+    tokens = mapping.ca.items.setdefault(previous, [None, None, None, None])
+    if tokens[2] is None:
+        tokens[2] = trailer
+    elif not trailer.value.strip():  # after an end-of-line comment: add the blank lines
+        tokens[2].value = tokens[2].value.rstrip("\n") + trailer.value
 
 
 def set_pins(text: str, pins: Mapping[str, tuple[PinKind, str]]) -> str:
