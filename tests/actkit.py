@@ -77,7 +77,7 @@ def require_tools() -> tuple[Path, Path]:
     """run-act and act, or a skip (a failure under ``OTTODEPLOY_CI``) saying what is missing."""
     run_act, act = run_act_path(), act_path()
     problem = None
-    if not (run_act.is_file() and os.access(run_act, os.X_OK)):
+    if not run_act.is_file():
         problem = f"run-act not found at {run_act}"
     elif act is None:
         problem = "the act binary is not installed"
@@ -220,8 +220,13 @@ class ActRun:
         return "\n".join(lines)
 
 
-def parse_json_log(text: str) -> tuple[list[JobResult], str]:
-    """Jobs and their steps from ``act --json`` lines; other lines are kept as text."""
+def parse_json_log(text: str, workflow: str | None = None) -> tuple[list[JobResult], str]:
+    """Jobs and their steps from ``act --json`` lines; other lines are kept as text.
+
+    act names a job ``<workflow name>/<job name>``, a matrix entry's job ``<job name>-<n>``,
+    and a job of a called (reusable) workflow ``<caller job>/<called workflow>/<job>``.
+    ``JobResult.name`` is that name without the leading ``<workflow>/``.
+    """
     jobs: dict[tuple[str, str], JobResult] = {}
     out: list[str] = []
     for line in text.splitlines():
@@ -233,7 +238,9 @@ def parse_json_log(text: str) -> tuple[list[JobResult], str]:
         if not isinstance(record, dict) or "job" not in record:
             out.append(str(record.get("msg", line)) + "\n" if isinstance(record, dict) else line)
             continue
-        name = str(record["job"]).split("/", 1)[-1].strip()
+        name = str(record["job"]).strip()
+        if workflow is not None and name.startswith(f"{workflow}/"):
+            name = name[len(workflow) + 1:].strip()
         job = jobs.setdefault((name, str(record.get("jobID", ""))),
                               JobResult(name, str(record.get("jobID", "")),
                                         dict(record.get("matrix") or {})))
@@ -301,7 +308,8 @@ class Act:
             "PIP_DISABLE_PIP_VERSION_CHECK": "1", "GIT_PAGER": "cat", "PAGER": "cat",
             **(env or {}),
         }
-        args = [str(self.run_act), event, "-W", f".github/workflows/{workflow}", "--json",
+        # through bash: a copy of shared/ may come without its mode bits
+        args = ["bash", str(self.run_act), event, "-W", f".github/workflows/{workflow}", "--json",
                 "-e", str(work / "event.json"), "--secret-file", str(secret_file),
                 "--var-file", str(work / "vars"), "--env-file", str(work / "env"),
                 "--concurrent-jobs", str(self.concurrent_jobs)]
@@ -317,8 +325,18 @@ class Act:
             seconds = time.monotonic() - started
             outbound = list(sentinel.requests)
         shutil.rmtree(work, ignore_errors=True)
-        jobs, output = parse_json_log(stdout)
+        jobs, output = parse_json_log(stdout, workflow_name(repo / ".github" / "workflows" /
+                                                          workflow))
         return ActRun(code, jobs, output, stderr, outbound, seconds)
+
+
+def workflow_name(path: Path) -> str:
+    """The workflow's ``name:``, or its path as GitHub shows a workflow without one."""
+    import yaml
+
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    name = data.get("name") if isinstance(data, dict) else None
+    return str(name) if name else str(path.relative_to(path.parents[2]))
 
 
 def _run_group(args: list[str], cwd: Path, env: dict[str, str],

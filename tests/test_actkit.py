@@ -148,12 +148,16 @@ def test_the_parser_reads_jobs_steps_and_output() -> None:
          "msg": "🏁  Job failed", "jobResult": "failure"},
         {"job": "Validate/lint", "jobID": "lint", "matrix": {}, "msg": "🏁  Job succeeded",
          "jobResult": "success"},
+        # a job of a called workflow keeps its caller's and workflow's names
+        {"job": "wave1-1/Build task/doit a_x", "jobID": "build", "matrix": {},
+         "msg": "🏁  Job succeeded", "jobResult": "success"},
     ]
     text = "\n".join(json.dumps(line) for line in lines) + "\nError: Job 'x' failed\n"
-    jobs, output = parse_json_log(text)
+    jobs, output = parse_json_log(text, "Validate")
     assert [(j.name, j.job_id, j.result) for j in jobs] == [
-        ("lint", "lint", "success"), ("inv check prod-2", "online", "failure")]
-    lint, online = jobs
+        ("lint", "lint", "success"), ("inv check prod-2", "online", "failure"),
+        ("wave1-1/Build task/doit a_x", "build", "success")]
+    lint, online, _ = jobs
     assert [(s.stage, s.name, s.result, s.seconds) for s in lint.steps] == [
         ("Main", "ruff", "success", 1.5)]
     assert online.matrix == {"environment": "prod"}
