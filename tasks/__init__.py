@@ -172,14 +172,16 @@ def approve(c, branch, by=""):  # type: ignore[no-untyped-def]
 
 
 @task(positional=["env", "component", "ref"],
-      help={"ref": "the branch or tag (with --sha: the commit SHA; with --version: the version)",
+      help={"env": "the environment whose manifest changes",
+            "component": "the source to repoint",
+            "ref": "the branch or tag (with --sha: the commit SHA; with --version: the version)",
             "sha": "REF is a full 40-hex commit SHA: pin sha:",
             "version": "REF is a released version (v optional): pin version:",
             "commit": "commit the file, and only it, on the current branch"})
 @guarded
 def set_ref(c, env, component, ref, sha=False, version=False,  # type: ignore[no-untyped-def]
             commit=False):
-    """Repoint one source of ENV, keeping the file's comments and layout."""
+    """ENV COMPONENT (REF | --sha SHA | --version V): repoint one source, comments kept."""
     from ottodeploy.setref import requested_pin
     from ottodeploy.setref import set_ref as repoint
 
