@@ -107,6 +107,9 @@ class GitRepo:
             git(self.work, "tag", name, target)
         git(self.work, "push", "--quiet", "origin", f"refs/tags/{name}")
 
+    def tags(self) -> list[str]:
+        return git(self.work, "tag", "--list").split()
+
     def delete_remote_branch(self, name: str) -> None:
         git(self.work, "push", "--quiet", "origin", f":refs/heads/{name}")
 

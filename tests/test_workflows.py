@@ -45,7 +45,7 @@ WAVE_JOBS = [f"wave{n}" for n in range(1, 7)]
 INV_COMMANDS = {
     "check", "resolve", "plan", "build", "deploy", "verify", "deploy-lockfile", "rollback",
     "promote", "promote-lockfile", "approve", "status", "diff", "schema", "demo", "bump",
-    "ci-matrix", "commits.lint", "release.next-version",
+    "ci-matrix", "commits.lint", "release.next-version", "set-ref",
 }
 
 Workflow = dict[str, Any]
@@ -233,10 +233,12 @@ def test_deploy_branch_builds_in_waves_then_deploys() -> None:
     assert 'inv ci-matrix "$ENVIRONMENT" "${since[@]}"' in runs(plan)
     assert set(plan["outputs"]) == set(WAVE_JOBS)
     assert 'inv check "$ENVIRONMENT"' in runs(plan)
-    # The dispatch override edits the manifest with ruamel.yaml, read from env.
+    # The dispatch override repoints the manifest with `inv set-ref` (SPEC §5a), from env.
     repoint = next(s for s in steps(plan) if s.get("name", "").startswith("Repoint ottochain"))
     assert repoint["if"] == "${{ inputs.ottochain_ref != '' }}"
-    assert "from ruamel.yaml import YAML" in repoint["run"]
+    assert 'inv set-ref "$ENVIRONMENT" ottochain --sha "$OTTOCHAIN_REF"' in repoint["run"]
+    assert 'inv set-ref "$ENVIRONMENT" ottochain "$OTTOCHAIN_REF"' in repoint["run"]
+    assert "python" not in repoint["run"]
     assert wf["env"]["OTTOCHAIN_REF"] == "${{ inputs.ottochain_ref }}"
 
     previous = "plan"

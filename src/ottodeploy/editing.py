@@ -62,8 +62,13 @@ def dump(yaml: YAML, data: Any) -> str:
 
 
 def set_pin(source: CommentedMap, kind: PinKind, value: str) -> None:
-    """Pin one source mapping by ``kind``, in the old pin's place, keeping its comment."""
+    """Pin one source mapping by ``kind``, in the old pin's place, keeping its comment.
+
+    An end-of-line comment keeps its distance from the value (ruamel would keep it at
+    its old column, or one space after a longer value).
+    """
     old = next((k for k in PIN_KEYS if k in source), None)
+    old_width = len(old) + len(str(source[old])) if old else 0
     if old == kind:
         source[kind] = value
     else:
@@ -74,8 +79,47 @@ def set_pin(source: CommentedMap, kind: PinKind, value: str) -> None:
         source.insert(position, kind, value)
         if comment is not None:
             source.ca.items[kind] = comment
+    tokens = source.ca.items.get(kind)
+    token = tokens[2] if tokens and len(tokens) > 2 else None
+    if old and token is not None and getattr(token, "column", None) is not None:
+        token.column += len(kind) + len(value) - old_width
     if kind == "version" and "build_with" in source:
-        del source["build_with"]
+        _drop_keeping_trailer(source, "build_with")
+
+
+def _drop_keeping_trailer(mapping: CommentedMap, key: str) -> None:
+    """Delete ``key``; the blank lines or comment that followed its value stay in the file.
+
+    ruamel stores what follows a nested mapping on its last key, so deleting the
+    mapping would also delete the blank line that separated this block from the next.
+    """
+    value = mapping[key]
+    trailer = None
+    if isinstance(value, CommentedMap) and value:
+        last = list(value.keys())[-1]
+        tokens = value.ca.items.get(last)
+        trailer = tokens[2] if tokens and len(tokens) > 2 else None
+    keys = list(mapping.keys())
+    del mapping[key]
+    if trailer is None or keys[-1] != key or not mapping:
+        return
+    previous = list(mapping.keys())[-1]
+    tokens = mapping.ca.items.setdefault(previous, [None, None, None, None])
+    if tokens[2] is None:
+        tokens[2] = trailer
+    else:  # after an end-of-line comment: add the blank lines and comments that followed
+        tokens[2].value = tokens[2].value.rstrip("\n") + "\n" + trailer.value.lstrip("\n") \
+            if not trailer.value.startswith("\n") else tokens[2].value.rstrip("\n") + trailer.value
+
+
+def same_pin(old_kind: str, old_value: str, kind: PinKind, value: str) -> bool:
+    """Whether two pins name the same thing (``v0.6.1`` and ``0.6.1`` are one version)."""
+    if old_kind != kind:
+        return False
+    if kind == "version":
+        return old_value.removeprefix("v").removeprefix("V") == value.removeprefix("v")\
+            .removeprefix("V")
+    return old_value == value
 
 
 def set_pins(text: str, pins: Mapping[str, tuple[PinKind, str]]) -> str:

@@ -199,6 +199,24 @@ def approve(c, branch, by=None, signing_key=None):  # type: ignore[no-untyped-de
     approve_branch(_root(c), branch, by, reporter=_reporter(False), signing_key=signing_key)
 
 
+@task(positional=["env", "component", "ref"],
+      help={"env": "the environment whose manifest changes",
+            "component": "the source to repoint",
+            "ref": "the branch or tag (with --sha: the commit SHA; with --version: the version)",
+            "sha": "REF is a full 40-hex commit SHA: pin sha:",
+            "version": "REF is a released version (v optional): pin version:",
+            "commit": "commit the file, and only it, on the current branch"})
+@guarded
+def set_ref(c, env, component, ref, sha=False, version=False,  # type: ignore[no-untyped-def]
+            commit=False):
+    """ENV COMPONENT (REF | --sha SHA | --version V): repoint one source, comments kept."""
+    from ..flows.setref import requested_pin
+    from ..flows.setref import set_ref as repoint
+
+    kind, value = requested_pin(ref, sha=sha, version=version)
+    repoint(_root(c), env, component, kind, value, commit=commit, reporter=_reporter(False))
+
+
 @task(help={"dest": "folder to write the schemas into (default: schema/ of the deploy root)"})
 @guarded
 def schema(c, dest=None):  # type: ignore[no-untyped-def]
@@ -312,7 +330,8 @@ def ci_matrix(c, env, since=None):  # type: ignore[no-untyped-def]
 def collection(default_root: Path) -> Collection:
     """The tasks, with ``default_root`` as the deploy root unless ``OTTODEPLOY_ROOT`` says."""
     ns = Collection(check, resolve, build, plan, deploy, verify, deploy_lockfile, rollback,
-                    status, diff, promote, promote_lockfile, approve, schema, demo, import_,
+                    status, diff, promote, promote_lockfile, approve, set_ref, schema, demo,
+                    import_,
                     bump, ci_matrix)
     ns.add_collection(Collection("commits", lint))
     ns.add_collection(Collection("release", next_version))

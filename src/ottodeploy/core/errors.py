@@ -181,3 +181,7 @@ class HttpError(OttodeployError):
 
 class StoreError(OttodeployError):
     """The artifact store lacks a blob, or holds one whose bytes do not match its digest."""
+
+
+class SetRefError(OttodeployError):
+    """A repoint cannot be committed (no git repository, detached HEAD, a dirty file)."""

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..core.errors import CompatibilityError, PromotionError
-from ..editing import PinKind
+from ..editing import PinKind, same_pin
 from ..git import repo_url
 from ..lockfile import LockedFile, locate, newest_healthy, read
 from ..manifests import load_components
@@ -99,9 +99,13 @@ def promote(root: DeployRoot, from_env: str, to_env: str, *, reporter: Reporter,
         if n not in locked:
             note(reporter, f"   {n}: not in {lockfile.name}; left as it is")
     pins = _pins(root, target.mode, names, lockfile, allow_sha)
+    for n in list(pins):  # v1.0.3 where the file says 1.0.3 is no change: the text stays
+        current = target.sources[n]
+        if same_pin(current.pin, str(getattr(current, current.pin)), *pins[n]):
+            del pins[n]
     new_text, new_env = pinflow.repin(committed, pins, components, to_env, "promoted")
     versions = {n: pins[n][1].removeprefix("v") if pins[n][0] == "version"
-                else (locked[n].version or "0.0.0") for n in names}
+                else (locked[n].version or "0.0.0") for n in pins}
     for n, src in new_env.sources.items():
         if n not in versions and src.version:
             versions[n] = src.version.removeprefix("v")
@@ -110,8 +114,7 @@ def promote(root: DeployRoot, from_env: str, to_env: str, *, reporter: Reporter,
         raise CompatibilityError([str(v) for v in found])
 
     changes = [Change(n, _pin_text(target.sources[n].model_dump(exclude_none=True)),
-                      f"{pins[n][0]} {pins[n][1]}") for n in names]
-    changes = [c for c in changes if c.old != c.new]
+                      f"{pins[n][0]} {pins[n][1]}") for n in pins]
     result = Promotion(lockfile.name, from_env, to_env, changes=changes)
     if not changes:
         note(reporter, f"   {to_env} already pins exactly what {lockfile.name} holds; "
