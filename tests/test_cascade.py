@@ -34,6 +34,7 @@ from ottodeploy.cli.console import ConsoleReporter
 from ottodeploy.environment import open_environment
 from ottodeploy.root import DeployRoot
 from ottodeploy.state import Records
+from ottodeploy.store import Store
 from tests.cascade_model import (
     ALL_TASKS,
     BRANCH,
@@ -335,10 +336,25 @@ def test_recipes_get_the_otto_variables(eco: Ecosystem, monkeypatch: pytest.Monk
     assert otto["OTTO_BUILD_WITH_METAKIT"] == "main"
     assert otto["OTTO_DEP_TESSELLATION_SHA"] == sha["tessellation"]
     assert otto["OTTO_DEP_TESSELLATION_VERSION"] == "4.0.0"
-    assert otto["OTTO_DEP_TESSELLATION_OUT_PUBLISH"] == outs["tessellation_publish"]
+    # upstream outputs: the read-only folders unpacked from their stored digests, never the
+    # OTTO_OUT the upstream recipe wrote into (that was fresh, and is gone)
+    store = Store.of_root(eco.root)
+
+    def unpacked(task: str) -> str:
+        digest = records.get(task).digest  # type: ignore[union-attr]
+        assert digest is not None
+        return str(store.unpack(digest))
+
+    for dep in ("tessellation_publish", "metakit_publish"):
+        folder = otto[f"OTTO_DEP_{dep.split('_')[0].upper()}_OUT_PUBLISH"]
+        digest = records.get(dep).digest  # type: ignore[union-attr]
+        assert digest is not None and folder == str(store.unpack(digest))
+        assert folder != outs[dep] and not Path(outs[dep]).exists()
+        assert (Path(folder) / "out" / "publish.txt").is_file()
+        assert not os.access(folder, os.W_OK) or os.geteuid() == 0
+        assert Path(folder).stat().st_mode & 0o222 == 0   # read-only, even for root's eyes
     assert otto["OTTO_DEP_METAKIT_SHA"] == sha["metakit"]
     assert otto["OTTO_DEP_METAKIT_VERSION"] == "0.2.0"
-    assert otto["OTTO_DEP_METAKIT_OUT_PUBLISH"] == outs["metakit_publish"]
 
     image = run.record("ottochain_image")["env"]
     assert image["OTTO_IMAGE"] == \
@@ -347,19 +363,19 @@ def test_recipes_get_the_otto_variables(eco: Ecosystem, monkeypatch: pytest.Monk
 
     metakit = run.record("metakit_publish")["env"]
     assert metakit["OTTO_BUILD_WITH_TESSELLATION"] == "main"
-    assert metakit["OTTO_DEP_TESSELLATION_OUT_PUBLISH"] == outs["tessellation_publish"]
+    assert metakit["OTTO_DEP_TESSELLATION_OUT_PUBLISH"] == unpacked("tessellation_publish")
     assert not any(k.startswith("OTTO_DEP_METAKIT") for k in metakit)
 
     sdk = run.record("sdk_build")["env"]
     assert sdk["OTTO_DEP_OTTOCHAIN_SHA"] == sha["ottochain"]
     assert sdk["OTTO_DEP_OTTOCHAIN_VERSION"] == "0.6.2-dev.3"
-    assert sdk["OTTO_DEP_OTTOCHAIN_OUT_ASSEMBLY"] == outs["ottochain_assembly"]
+    assert sdk["OTTO_DEP_OTTOCHAIN_OUT_ASSEMBLY"] == unpacked("ottochain_assembly")
     assert "OTTO_DEP_OTTOCHAIN_OUT_IMAGE" not in sdk       # it depends on ottochain.assembly only
     assert not any(k.startswith("OTTO_BUILD_WITH_") for k in sdk)
 
     services = run.record("services_image")["env"]
     assert services["OTTO_DEP_SDK_SHA"] == sha["sdk"]
-    assert services["OTTO_DEP_SDK_OUT_BUILD"] == outs["sdk_build"]
+    assert services["OTTO_DEP_SDK_OUT_BUILD"] == unpacked("sdk_build")
     assert services["OTTO_IMAGE"] == \
         f"{eco.registry}/ottobot-ai/ottochain-services:develop-{sha['services'][:7]}"
     explorer = run.record("explorer_image")["env"]
@@ -379,7 +395,11 @@ def test_variable_names_are_upper_cased_with_dashes_as_underscores(eco: Ecosyste
     assert "monitoring_grafana-config" in run.built
     explorer = run.record("explorer_image")["env"]
     grafana = run.record("monitoring_grafana-config")["env"]
-    assert explorer["OTTO_DEP_MONITORING_OUT_GRAFANA_CONFIG"] == grafana["OTTO_OUT"]
+    grafana_digest = Records(state_dir(eco)).get("monitoring_grafana-config").digest  # type: ignore[union-attr]
+    assert grafana_digest is not None and grafana["OTTO_OUT"] != \
+        explorer["OTTO_DEP_MONITORING_OUT_GRAFANA_CONFIG"]
+    assert explorer["OTTO_DEP_MONITORING_OUT_GRAFANA_CONFIG"] == \
+        str(Store.of_root(eco.root).unpack(grafana_digest))
     assert grafana["OTTO_ARTIFACT"] == "grafana-config"
 
 
@@ -410,27 +430,35 @@ def test_recipes_run_in_a_clean_checkout_at_the_new_sha(eco: Ecosystem) -> None:
     assert not (Path(assembly["cwd"]) / "README.md").exists()
 
 
-def test_outputs_are_copied_into_otto_out_and_a_deleted_one_reruns_only_its_task(
+def test_outputs_are_stored_by_digest_and_a_lost_one_reruns_only_its_task(
         eco: Ecosystem) -> None:
     run = build(eco)
     assert run.code == 0
     sha = eco.repos["ottochain"].rev("develop")
-    out = {t: Path(run.record(t)["env"]["OTTO_OUT"]) for t in ALL_TASKS}
-    jars = list(out["ottochain_assembly"].rglob("*.jar"))
+    records, store = Records(state_dir(eco)), Store.of_root(eco.root)
+    digest = {t: records.get(t).digest for t in ALL_TASKS}  # type: ignore[union-attr]
+    stored = {t: Path(store.unpack(d)) for t, d in digest.items() if d}
+    jars = list(stored["ottochain_assembly"].rglob("*.jar"))
     assert [j.name for j in jars] == [f"ottochain_assembly-{sha[:7]}.jar"]
     assert jars[0].read_text() == f"jar {sha}"
-    published = list(out["tessellation_publish"].rglob("publish.txt"))
+    published = list(stored["tessellation_publish"].rglob("publish.txt"))
     assert len(published) == 1
     assert json.loads(published[0].read_text())["task"] == "tessellation_publish"
-    # undeclared files stay behind: only declared outputs are copied
-    assert not list(out["tessellation_publish"].rglob("*.jar"))
-    assert [p for p in out["services_image"].rglob("*") if p.is_file()] == []
+    # undeclared files stay behind: only declared outputs (and what a recipe writes into its
+    # OTTO_OUT) are stored; an image without a registry is stored as its filesystem
+    assert not list(stored["tessellation_publish"].rglob("*.jar"))
+    assert [p.name for p in stored["services_image"].rglob("*") if p.is_file()] == ["built.txt"]
+    # every OTTO_OUT was fresh and is gone
+    assert all(not Path(run.record(t)["env"]["OTTO_OUT"]).exists() for t in ALL_TASKS)
 
-    jars[0].unlink()
+    # the stored artifact is lost (its manifest blob removed): that task reruns, alone
+    blob = store.path / "blobs" / "sha256" / digest["ottochain_assembly"].removeprefix("sha256:")  # type: ignore[union-attr]
+    blob.unlink()
     assert planned_runs(eco) == {"ottochain_assembly"}
     rerun = build(eco)
     assert rerun.built == ["ottochain_assembly"]  # its key did not change: nothing below runs
-    assert jars[0].exists()
+    assert records.get("ottochain_assembly").digest == digest["ottochain_assembly"]  # type: ignore[union-attr]
+    assert blob.exists()                          # the same bytes again
     assert build(eco).built == []
 
 
@@ -453,25 +481,29 @@ def test_a_declared_output_the_recipe_does_not_make_fails_the_task(
 # --- environments ----------------------------------------------------------------------------
 
 
-def test_environments_keep_separate_state(eco: Ecosystem) -> None:
+def test_environments_keep_separate_state_and_share_what_is_built(eco: Ecosystem) -> None:
     assert set(build(eco, "scratch").built) == ALL_TASKS
     beta = build(eco, "beta")
     assert beta.code == 0
-    assert set(beta.built) == ALL_TASKS           # same manifests, but beta never built
-    assert_once(beta.built)
+    assert beta.built == []      # same sources, same keys: built once, for both (SPEC §4)
+    scratch_records = Records(state_dir(eco, "scratch")).all()
+    beta_records = Records(state_dir(eco, "beta")).all()
+    assert set(beta_records) == ALL_TASKS
+    assert {t: r.how for t, r in beta_records.items()} == dict.fromkeys(ALL_TASKS, "reused")
+    assert {t: r.digest for t, r in beta_records.items()} == \
+        {t: r.digest for t, r in scratch_records.items()}
+    assert build(eco, "scratch").built == []     # building beta did not invalidate scratch
+    assert build(eco, "beta").built == []
+
+    change(eco, "explorer")
+    beta = build(eco, "beta")
+    assert beta.built == ["explorer_image"]
     for rec in beta.records:
         assert rec["env"]["OTTO_ENV"] == "beta"
         assert Path(rec["cwd"]).resolve().is_relative_to(state_dir(eco, "beta"))
         assert Path(rec["env"]["OTTO_OUT"]).resolve().is_relative_to(state_dir(eco, "beta"))
-    assert build(eco, "scratch").built == []     # building beta did not invalidate scratch
-    assert build(eco, "beta").built == []
-    for env in ("scratch", "beta"):
-        records = Records(state_dir(eco, env)).all()
-        assert set(records) == ALL_TASKS
-
-    change(eco, "explorer")
-    assert build(eco, "beta").built == ["explorer_image"]
-    assert build(eco, "scratch").built == ["explorer_image"]
+    assert build(eco, "scratch").built == []     # beta built the same key: scratch reuses it
+    assert Records(state_dir(eco, "scratch")).get("explorer_image").how == "reused"  # type: ignore[union-attr]
     assert not state_dir(eco, "staging").exists()
 
 

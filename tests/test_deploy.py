@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 import yaml
 
+from ottodeploy.store import Store
 from tests.conftest import run_inv
 from tests.deploykit import (
     BRANCH,
@@ -113,6 +114,7 @@ def test_local_deploy_runs_every_stage_and_locks_the_exact_state(
 
     # components deployed in cascade order, each to its hosts, with the exact variables
     sha = tips(eco, BRANCH)
+    lock = the_lockfile(eco)
     steps = deployed(eco)
     assert [(s["component"], s["env"]["OTTO_HOST"]) for s in steps] == [
         *[("ottochain", n) for n in NODES], ("services", SERVICES_HOST),
@@ -127,13 +129,21 @@ def test_local_deploy_runs_every_stage_and_locks_the_exact_state(
         assert env["OTTO_REF"] == "develop"
         assert env["OTTO_VERSION"] == VERSIONS[component]
         assert env["OTTO_HOST_ADDRESS"] == "127.0.0.1"
-        assert env["OTTO_IMAGE"] == image(eco, component, sha[component])
-        assert not env["OTTO_IMAGE"].endswith(":latest")
+        # the image by the digest the lockfile records, the readable tag beside it
+        locked = lock["artifacts"][f"{component}_image"]
+        assert env["OTTO_IMAGE"] == locked["ref"] == \
+            f"{eco.registry}/{IMAGES[component]}@{locked['digest']}"
+        assert env["OTTO_IMAGE_TAG"] == locked["tag"] == image(eco, component, sha[component])
+        # the image's files, unpacked read-only from the store by that digest
+        assert env["OTTO_OUT_IMAGE"].endswith(locked["digest"].removeprefix("sha256:"))
     assert [s["env"]["OTTO_NODE_INDEX"] for s in steps[:3]] == ["1", "2", "3"]
-    # the services host deploy sees what its dependencies are
+    # the services host deploy gets the stored outputs it was built from, by digest, and
+    # nothing else of its dependencies (what it is given changes only with what it deploys)
     services_env = steps[3]["env"]
-    assert services_env["OTTO_DEP_SDK_SHA"] == sha["sdk"]
-    assert services_env["OTTO_DEP_SDK_VERSION"] == VERSIONS["sdk"]
+    sdk_digest = lock["artifacts"]["sdk_build"]["digest"].removeprefix("sha256:")
+    assert services_env["OTTO_DEP_SDK_OUT_BUILD"].endswith(f"/store/unpacked/{sdk_digest}")
+    assert (Path(services_env["OTTO_DEP_SDK_OUT_BUILD"]) / "out" / "build.txt").is_file()
+    assert "OTTO_DEP_SDK_SHA" not in services_env
     # the deploy step's output reaches the terminal, prefixed by component and host
     assert f"  services@{SERVICES_HOST} | deploying services to {SERVICES_HOST}" in result.stdout
     assert "monitoring" not in {s["component"] for s in steps}      # deploy.on: none
@@ -150,7 +160,6 @@ def test_local_deploy_runs_every_stage_and_locks_the_exact_state(
 
     # the lockfile
     (path,) = lockfiles(eco)
-    lock = read_lock(path)
     stamp = lock["timestamp"]
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", stamp)
     assert path.name == f"scratch-{stamp[:10]}-{stamp[11:13]}{stamp[14:16]}.yaml"
@@ -168,15 +177,19 @@ def test_local_deploy_runs_every_stage_and_locks_the_exact_state(
         assert src["version"] == VERSIONS[name]
         assert src["repo"] == eco.repos[name].url
     assert set(lock["artifacts"]) == ALL_TASKS
-    for component, repo in IMAGES.items():
-        assert lock["artifacts"][f"{component}_image"] == image(eco, component, sha[component])
-        assert repo in lock["artifacts"][f"{component}_image"]
     records = eco.root / ".ottodeploy" / "scratch" / "records"
+    store = Store.of_root(eco.root)
     for task in ALL_TASKS:
-        key = json.loads((records / f"{task}.json").read_text())["key"]
-        assert lock["build_keys"][task] == key
-        if not task.endswith("_image"):
-            assert lock["artifacts"][task] == f"key:{key}"
+        record = json.loads((records / f"{task}.json").read_text())
+        assert lock["build_keys"][task] == record["key"]
+        entry = lock["artifacts"][task]
+        assert (entry["key"], entry["digest"]) == (record["key"], record["digest"])
+        assert re.fullmatch(r"sha256:[0-9a-f]{64}", entry["digest"])
+        assert store.has(entry["digest"])            # the bytes are in the store
+        assert ("ref" in entry) == task.endswith("_image")
+    # every component that deploys, deployed (nothing was deployed before)
+    assert {n: c["deployed"] for n, c in lock["components"].items()} == \
+        {"ottochain": True, "services": True, "explorer": True}
     assert lock_free(eco)
 
 
@@ -199,8 +212,10 @@ def test_with_a_registry_images_are_deployed_and_locked_by_digest(
             tag = f"{registry}/{repo}:develop-{sha[component][:7]}"
             digest = client.manifest_digest(parse_image_ref(tag))
             assert digest is not None and digest.startswith("sha256:")
-            assert lock["artifacts"][f"{component}_image"] == f"{tag}@{digest}"
-            assert by_component[component] == f"{tag}@{digest}"
+            exact = f"{registry}/{repo}@{digest}"
+            entry = lock["artifacts"][f"{component}_image"]
+            assert (entry["ref"], entry["tag"], entry["digest"]) == (exact, tag, digest)
+            assert by_component[component] == exact       # the deploy got the pushed bytes
 
 
 def test_addresses_come_from_the_variable_then_hosts_yaml(

@@ -65,8 +65,10 @@ def test_ssh_deploy_copies_files_runs_per_node_and_stops_at_a_failing_host(
     lock = read_lock(path)
     sha = lock["sources"]["ottochain"]["sha"]
     assert SHA40.fullmatch(sha)
-    image = f"{eco.registry}/scasplte2/ottochain-metagraph:develop-{sha[:7]}"
-    assert lock["artifacts"]["ottochain_image"] == image
+    locked = lock["artifacts"]["ottochain_image"]
+    assert locked["tag"] == f"{eco.registry}/scasplte2/ottochain-metagraph:develop-{sha[:7]}"
+    image = locked["ref"]           # what the nodes were given: the image by its digest
+    assert image == f"{eco.registry}/scasplte2/ottochain-metagraph@{locked['digest']}"
     assert (remote / "deployed.txt").read_text().splitlines() == [
         f"node1 1 {image}", f"node2 2 {image}"]
     for node in ("node1", "node2"):
@@ -184,7 +186,7 @@ def test_a_once_step_orchestrates_the_hosts_with_secrets_on_stdin_and_smoke_runs
 
     (path,) = lockfiles(eco)
     lock = read_lock(path)
-    image = lock["artifacts"]["ottochain_image"]
+    image = lock["artifacts"]["ottochain_image"]["ref"]
     # once: run here a single time, reaching each node through $OTTO_REMOTE over ssh
     assert (remote / "once.txt").read_text().splitlines() == [
         f"node1 10.0.0.1 {image}", f"node2 10.0.0.2 {image}"]

@@ -237,7 +237,8 @@ def test_replay_and_rollback_after_the_branch_moved_deploy_the_locked_shas(
         site: Ecosystem, monkeypatch: pytest.MonkeyPatch) -> None:
     eco = site
     fixed_clock(monkeypatch, "2024-06-01T09:00:00Z", "2024-06-01T10:00:00Z",
-                "2024-06-01T11:00:00Z", "2024-06-01T12:00:00Z", "2024-06-01T13:00:00Z")
+                "2024-06-01T11:00:00Z", "2024-06-01T12:00:00Z", "2024-06-01T13:00:00Z",
+                "2024-06-01T14:00:00Z")
     assert run_inv("deploy", "scratch").code == 0
     (a,) = lockfiles(eco)
     locked = read_lock(a)
@@ -257,9 +258,9 @@ def test_replay_and_rollback_after_the_branch_moved_deploy_the_locked_shas(
     assert result.code == 0, result.output
     assert f"replaying {a.name} (healthy, {locked['timestamp']}) into scratch" in result.stdout
     assert services_state(eco) == old
-    # services moved, so its image and the explorer's below it are rebuilt at the locked SHAs
-    assert sorted(eco.built()) == ["explorer_image", "services_image"]
-    assert {r["head"] for r in eco.records() if r["task"] == "services_image"} == {old}
+    # the locked digests are still in the store: nothing is rebuilt, they are deployed (§4a)
+    assert eco.built() == []
+    assert "the locked sha256:" in result.stdout
     (c,) = new_files(before, eco)
     assert c.name == "scratch-2024-06-01-1100.yaml"
     replayed = read_lock(c)
@@ -291,10 +292,14 @@ def test_replay_and_rollback_after_the_branch_moved_deploy_the_locked_shas(
     assert read_lock(e)["status"] == "healthy"
     assert read_lock(e)["sources"] == locked["sources"]
 
-    # replaying a lockfile whose artifacts are all recorded runs no recipe at all
+    # replaying a lockfile whose artifacts are all stored runs no recipe at all; what is
+    # deployed as A says is left running (same fingerprints), --all runs every step again
     (eco.root / "deployed" / "services.json").unlink()
     eco.clear_log()
     result = run_inv("deploy-lockfile", str(a))
+    assert result.code == 1                       # the unchanged services are not running
+    assert "-- services: unchanged" in result.stdout
+    result = run_inv("deploy-lockfile", str(a), "--all")
     assert result.code == 0, result.output
     assert eco.built() == []
     assert services_state(eco) == old

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from ottodeploy.core.keys import TaskSpec, plan_tasks
 from ottodeploy.core.plan import Record, plan
 from tests.test_keys import cascade, sources
 
 
 def specs(**changes: str) -> dict[str, TaskSpec]:
-    return plan_tasks(cascade(), sources(**changes), Path("/state"))
+    return plan_tasks(cascade(), sources(**changes))
 
 
 def records_of(built: dict[str, TaskSpec], **extra: object) -> dict[str, Record]:
-    return {t: Record(task=t, key=s.key, inputs=s.inputs, outputs=("a.jar",),
-                      image_ref=s.image_ref, digest=f"sha256:{'d' * 64}" if s.image_ref else None,
+    return {t: Record(task=t, key=s.key, inputs=s.inputs, image_ref=s.image_ref,
+                      digest=f"sha256:{'d' * 64}",
+                      extra={"in": "registry" if s.image_ref else "store"},
                       **extra) for t, s in built.items()}  # type: ignore[arg-type]
 
 
@@ -47,15 +46,18 @@ def test_a_new_upstream_sha_names_the_cause_all_the_way_down() -> None:
 def test_a_new_version_and_a_missing_output() -> None:
     old = specs()
     got = reasons(plan("scratch", specs(side="version:2.0.0"), records_of(old),
-                       {"up_build": ["a.jar"]}))
+                       {"up_build": ["stored artifact sha256:dd"]}))
     assert got["side_build"] == ["new version for side: 1.0.0 -> 2.0.0"]
-    assert got["up_build"] == ["output missing: a.jar"]
+    assert got["up_build"] == ["output missing: stored artifact sha256:dd"]
     # an upstream rerun with the same key does not make anything below it rerun
     assert "mid_build" not in got
 
 
-def test_an_image_under_another_readable_tag_is_retagged() -> None:
+def test_a_pushed_image_under_another_readable_tag_is_retagged() -> None:
     old = specs()
     new = specs(leaf="ref:release")   # same SHA, new branch name: same key, new tag
     got = reasons(plan("scratch", new, records_of(old), {}))
     assert got == {"leaf_image": [f"retag image as {new['leaf_image'].image_ref}"]}
+    # an image kept in the store has no tag to move: nothing to do
+    stored = {t: r._replace(extra={"in": "store"}) for t, r in records_of(old).items()}
+    assert reasons(plan("scratch", new, stored, {})) == {}

@@ -22,7 +22,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .build import BuildContext, Outcome, run_task, up_to_date
+from .build import BuildContext, Outcome, Wanted, run_task, up_to_date
 from .core.errors import UsageError
 from .core.keys import TaskSpec
 from .environment import OpenEnvironment
@@ -36,6 +36,7 @@ class BuildRun:
 
     opened: OpenEnvironment
     reporter: Reporter
+    wanted: dict[str, Wanted] = field(default_factory=dict)   # a replay's locked digests
     outcomes: dict[str, Outcome] = field(default_factory=dict)
     selected: set[str] | None = None     # the tasks this run may execute (set by the reporter)
     code: int = 0
@@ -61,9 +62,7 @@ def _action(run: BuildRun, ctx: BuildContext, spec: TaskSpec) -> Any:
 
 def doit_tasks(run: BuildRun) -> Iterator[dict[str, Any]]:
     opened = run.opened
-    ctx = BuildContext(opened.name, opened.state, opened.root.cache, reporter=run.reporter,
-                       specs=opened.specs)
-    records = ctx.records
+    ctx = context(run)
     for spec in opened.specs.values():
         where = f"{spec.ref}@{spec.short_sha}" if spec.ref != spec.sha else spec.short_sha
         yield {
@@ -71,9 +70,19 @@ def doit_tasks(run: BuildRun) -> Iterator[dict[str, Any]]:
             "doc": f"{spec.component} {spec.artifact} ({where}, {spec.version})",
             "actions": [(_action, (run, ctx, spec))],
             "task_dep": list(spec.deps),
-            "uptodate": [(up_to_date, (records, spec), {})],
+            "uptodate": [(up_to_date, (ctx, spec), {})],
             "verbosity": 2,
         }
+
+
+def context(run: BuildRun) -> BuildContext:
+    """The build context of ``run``: the environment's state, the root's store and remote."""
+    from .store import Store
+
+    opened = run.opened
+    return BuildContext(opened.name, opened.state, opened.root.cache, reporter=run.reporter,
+                        specs=opened.specs, store=Store.of_root(opened.root.path),
+                        remote=opened.static.store_registry, wanted=run.wanted)
 
 
 def namespace(run: BuildRun) -> dict[str, Any]:
@@ -91,8 +100,12 @@ def namespace(run: BuildRun) -> dict[str, Any]:
     return {"DOIT_CONFIG": config, "task_cascade": task_cascade}
 
 
-def run(opened: OpenEnvironment, tasks: list[str], reporter: Reporter, jobs: int = 1) -> BuildRun:
-    """Run doit in this process on ``tasks`` of ``opened`` (none: all); returns the run."""
+def run(opened: OpenEnvironment, tasks: list[str], reporter: Reporter, jobs: int = 1,
+        wanted: Mapping[str, Wanted] | None = None) -> BuildRun:
+    """Run doit in this process on ``tasks`` of ``opened`` (none: all); returns the run.
+
+    ``wanted``: a replay's locked digests, deployed as they are when they can be had.
+    """
     from doit.cmd_base import ModuleTaskLoader
     from doit.doit_cmd import DoitMain
 
@@ -100,7 +113,7 @@ def run(opened: OpenEnvironment, tasks: list[str], reporter: Reporter, jobs: int
     if unknown:
         raise UsageError(f"unknown task {unknown[0]!r} in environment {opened.name}",
                          hint="tasks: " + ", ".join(opened.specs))
-    build = BuildRun(opened, reporter)
+    build = BuildRun(opened, reporter, dict(wanted or {}))
     args = ["run", *(["-n", str(jobs), "-P", "thread"] if jobs > 1 else []), *tasks]
     build.code = int(DoitMain(ModuleTaskLoader(namespace(build))).run(args))
     return build

@@ -97,7 +97,7 @@ class OpenEnvironment:
     def with_resolution(self, resolution: Resolution) -> OpenEnvironment:
         """The same environment with other exact sources (a lockfile's), keys recomputed."""
         return OpenEnvironment(self.root, self.name, self.static, resolution,
-                               plan_tasks(self.static, resolution.sources, self.state),
+                               plan_tasks(self.static, resolution.sources),
                                self._project)
 
 
@@ -128,7 +128,8 @@ def static_cascade(project: Project, digest: str) -> StaticCascade:
         environment=env.name, mode=env.mode, digest=digest,
         sources=tuple(source_requests(project)), tasks=tuple(tasks),
         component_order=tuple(graph.component_order),
-        component_deps={c: graph.component_deps[c] for c in graph.component_order})
+        component_deps={c: graph.component_deps[c] for c in graph.component_order},
+        store_registry=project.components.store.registry if project.components.store else None)
 
 
 def _cached_static(cache_file: Path, digest: str | None) -> StaticCascade | None:

@@ -144,5 +144,25 @@ def mark_failed(locked: LockedFile, tests: Mapping[str, str], note: str) -> Lock
     return LockedFile(locked.path, lock)
 
 
+def artifact_digests(lock: Lockfile) -> dict[str, str | None]:
+    """Per artifact task, the content digest the lockfile names (None: an old entry that
+    named only a build key or a tag)."""
+    from .core.imageref import image_digest
+    from .core.models import LockedArtifact
+
+    out: dict[str, str | None] = {}
+    for task, entry in lock.artifacts.items():
+        if isinstance(entry, LockedArtifact):
+            out[task] = entry.digest
+        else:
+            out[task] = None if entry.startswith("key:") else image_digest(entry)
+    return out
+
+
+def component_of(task: str) -> str:
+    """The component of an artifact task (``ottochain_image`` -> ``ottochain``)."""
+    return task.split("_", 1)[0]
+
+
 def looks_like_lockfile_name(name: str) -> bool:
     return _NAME.fullmatch(name) is not None

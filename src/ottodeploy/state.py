@@ -15,12 +15,11 @@ that die with their holder, so there is nothing stale to take over.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from . import atomicfile
-from .core.keys import TaskSpec
 from .core.plan import Record
 from .locks import Holder, hold
 
@@ -56,22 +55,6 @@ class Records:
                 if rec is not None:
                     out[rec.task] = rec
         return out
-
-
-def outputs_present(record: Record, out_dir: Path) -> bool:
-    return all((out_dir / rel).exists() for rel in record.outputs)
-
-
-def missing_outputs(records: Records, specs: Mapping[str, TaskSpec]) -> dict[str, list[str]]:
-    """Per task, the recorded outputs no longer in its ``OTTO_OUT`` (for ``plan``)."""
-    out: dict[str, list[str]] = {}
-    for name, spec in specs.items():
-        record = records.get(name)
-        if record is not None:
-            missing = [rel for rel in record.outputs if not (Path(spec.out_dir) / rel).exists()]
-            if missing:
-                out[name] = missing
-    return out
 
 
 # --- the deploy and build locks (kernel locks, see ``locks``) --------------------------------

@@ -140,7 +140,9 @@ class Store(LayoutDir):
                            "size": len(EMPTY)},
                 "layers": [{"mediaType": OUTPUTS_LAYER, "digest": layer.digest,
                             "size": layer.size}],
-                "annotations": {KEY: key, COMPONENT: component, ARTIFACT: artifact},
+                # no key here: the digest names the bytes, so a rebuild under another key
+                # that makes the same bytes has the same digest (the index maps keys to it)
+                "annotations": {COMPONENT: component, ARTIFACT: artifact},
             })
             with self._index() as index:
                 self._place(tmp, layer.digest)

@@ -70,7 +70,7 @@ def render_event(kind: str, f: dict[str, Any]) -> str | None:
         if state == "failed":
             return f"   FAILED: {f.get('message', '')}"
         if state == "unchanged":
-            return f"-- {f['component']} on {f['host']}: unchanged"
+            return f"-- {f['component']}: unchanged (the deploy fingerprint is as deployed)"
         return None
     if kind == "check":
         state = f.get("state")

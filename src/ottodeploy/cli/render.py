@@ -8,6 +8,7 @@ from ..core.plan import Plan
 from ..core.sources import Resolution
 from ..flows.bump import Bump
 from ..flows.check import CheckReport
+from ..flows.gc import Collected
 from ..flows.lint import LintReport
 from ..flows.nextversion import RepoVersion
 from ..flows.promote import Promotion
@@ -80,7 +81,13 @@ def diff(data: dict[str, Any]) -> list[str]:
             continue
         left = f"{c['a']['version']} {c['a']['sha'][:12]}" if c["a"] else "-"
         right = f"{c['b']['version']} {c['b']['sha'][:12]}" if c["b"] else "-"
-        lines.append(f"  {name:<14} differs   {left} -> {right}")
+        if c.get("bytes") == "differ" and c["a"] and c["b"] and c["a"]["sha"] == c["b"]["sha"]:
+            lines.append(f"  {name:<14} differs   {left}: the same commit, other bytes")
+        else:
+            lines.append(f"  {name:<14} differs   {left} -> {right}")
+        for task, pair in (c.get("artifacts") or {}).items():
+            lines.append(f"      {task}: {str(pair['a'])[:19]} in {a}, {str(pair['b'])[:19]} "
+                         f"in {b}")
         for key, label in (("commits_a_to_b", f"in {b} only"),
                            ("commits_b_to_a", f"in {a} only")):
             commits = c.get(key) or []
@@ -138,4 +145,13 @@ def next_version(found: RepoVersion) -> list[str]:
         lines.append("  next:    no release (nothing since it bumps the version)")
     for c in result.commits:
         lines.append(f"  {c.sha[:7]} {c.effect:<5} {c.subject}")
+    return lines
+
+
+def gc(result: Collected) -> list[str]:
+    lines = [f"gc: kept what {result.kept_lockfiles} lockfiles and the current records name "
+             f"({result.kept} digests and keys) and the last 7 days' builds"]
+    for digest, size in result.freed:
+        lines.append(f"  freed {digest[:19]}  {size} bytes")
+    lines.append(f"freed {len(result.freed)} items, {result.bytes_freed} bytes")
     return lines

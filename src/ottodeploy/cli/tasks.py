@@ -90,14 +90,19 @@ def plan(c, env, json=False):  # type: ignore[no-untyped-def]
         _lines(render.plan(result))
 
 
+ALL = "run every component's deploy step, also those whose fingerprint did not change"
+
+
 @task(positional=["env"], help={"dry_run": "print the plan and touch nothing",
-                                "jobs": "independent tasks built at once", "events": EVENTS})
+                                "jobs": "independent tasks built at once", "all": ALL,
+                                "events": EVENTS})
 @guarded
-def deploy(c, env, dry_run=False, jobs=1, events=False):  # type: ignore[no-untyped-def]
+def deploy(c, env, dry_run=False, jobs=1, all=False, events=False):  # type: ignore[no-untyped-def]
     """check -> build or verify -> deploy -> smoke -> e2e -> lockfile."""
     from ..flows.deploy import deploy as run_deploy
 
-    run_deploy(_root(c), env, reporter=_reporter(events), dry_run=dry_run, jobs=jobs)
+    run_deploy(_root(c), env, reporter=_reporter(events), dry_run=dry_run, jobs=jobs,
+               everything=all)
 
 
 @task(positional=["env"], help={"events": EVENTS})
@@ -111,22 +116,24 @@ def verify(c, env, events=False):  # type: ignore[no-untyped-def]
 
 @task(positional=["lockfile"], help={"env": "refuse unless the lockfile belongs to ENV",
                                      "dry_run": "print the plan and touch nothing",
-                                     "events": EVENTS})
+                                     "all": ALL, "events": EVENTS})
 @guarded
-def deploy_lockfile(c, lockfile, env=None, dry_run=False, events=False):  # type: ignore[no-untyped-def]
+def deploy_lockfile(c, lockfile, env=None, dry_run=False, all=False, events=False):  # type: ignore[no-untyped-def]
     """Replay a lockfile exactly (a path, or a file name in lockfiles/)."""
     from ..flows.replay import deploy_lockfile as replay
 
-    replay(_root(c), lockfile, reporter=_reporter(events), into=env, dry_run=dry_run)
+    replay(_root(c), lockfile, reporter=_reporter(events), into=env, dry_run=dry_run,
+           everything=all)
 
 
-@task(positional=["env"], help={"dry_run": "print the plan and touch nothing", "events": EVENTS})
+@task(positional=["env"], help={"dry_run": "print the plan and touch nothing", "all": ALL,
+                                "events": EVENTS})
 @guarded
-def rollback(c, env, dry_run=False, events=False):  # type: ignore[no-untyped-def]
+def rollback(c, env, dry_run=False, all=False, events=False):  # type: ignore[no-untyped-def]
     """Redeploy ENV's newest healthy lockfile older than the current one."""
     from ..flows.replay import rollback as run_rollback
 
-    run_rollback(_root(c), env, reporter=_reporter(events), dry_run=dry_run)
+    run_rollback(_root(c), env, reporter=_reporter(events), dry_run=dry_run, everything=all)
 
 
 @task(help={"env": "only this environment", "json": "print one JSON document"})
@@ -263,6 +270,21 @@ def import_(c, path, dry_run=False, json=False):  # type: ignore[no-untyped-def]
     _lines(render_result(result, dry_run=dry_run))
 
 
+@task(help={"keep": "keep what the newest N lockfiles of every environment reference (default 5)",
+            "json": "print one JSON document"})
+@guarded
+def gc(c, keep=5, json=False):  # type: ignore[no-untyped-def]
+    """Remove from the local store what recent lockfiles and builds do not need."""
+    from ..flows.gc import collect
+    from . import render
+
+    result = collect(_root(c), keep=keep)
+    if json:
+        print_json(result.to_json())
+    else:
+        _lines(render.gc(result))
+
+
 # --- the release flow ----------------------------------------------------------------------
 
 
@@ -331,7 +353,7 @@ def collection(default_root: Path) -> Collection:
     """The tasks, with ``default_root`` as the deploy root unless ``OTTODEPLOY_ROOT`` says."""
     ns = Collection(check, resolve, build, plan, deploy, verify, deploy_lockfile, rollback,
                     status, diff, promote, promote_lockfile, approve, set_ref, schema, demo,
-                    import_,
+                    import_, gc,
                     bump, ci_matrix)
     ns.add_collection(Collection("commits", lint))
     ns.add_collection(Collection("release", next_version))

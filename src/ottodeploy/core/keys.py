@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
 from .imageref import image_tag
@@ -51,6 +50,7 @@ class StaticCascade(NamedTuple):
     tasks: tuple[StaticTask, ...]
     component_order: tuple[str, ...]
     component_deps: Mapping[str, tuple[str, ...]]
+    store_registry: str | None = None      # components.yaml's store.registry
 
     def to_json(self) -> dict[str, Any]:
         return {**self._asdict(), "sources": [s._asdict() for s in self.sources],
@@ -67,6 +67,7 @@ class StaticCascade(NamedTuple):
                                       "outputs": tuple(t["outputs"])}) for t in data["tasks"]),
             component_order=tuple(data["component_order"]),
             component_deps={k: tuple(v) for k, v in data["component_deps"].items()},
+            store_registry=data.get("store_registry"),
         )
 
     def task(self, name: str) -> StaticTask:
@@ -96,7 +97,6 @@ class TaskSpec(NamedTuple):
     sha: str
     ref: str
     version: str
-    out_dir: str
     build_with: Mapping[str, str]      # interpolated as written (a ref stays a ref)
 
     @property
@@ -121,7 +121,7 @@ def canonical_key(inputs: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def plan_tasks(static: StaticCascade, resolved: Mapping[str, ResolvedSource], state_dir: Path) \
+def plan_tasks(static: StaticCascade, resolved: Mapping[str, ResolvedSource]) \
         -> dict[str, TaskSpec]:
     """Every task of the cascade with its key and variables, in topological order."""
     values = {n: r.fields() for n, r in resolved.items()}
@@ -143,7 +143,6 @@ def plan_tasks(static: StaticCascade, resolved: Mapping[str, ResolvedSource], st
             "build_with": {k: render(v, key_values) for k, v in t.build_with.items()},
             "deps": {d: specs[d].key for d in t.deps},
         }
-        out_dir = state_dir / "out" / t.component / t.artifact
         image_ref = None
         if t.image:
             image_ref = f"{t.image}:{image_tag(src.pin, src.ref, src.sha, src.version)}"
@@ -152,7 +151,7 @@ def plan_tasks(static: StaticCascade, resolved: Mapping[str, ResolvedSource], st
             key=canonical_key(inputs), inputs=inputs, released=released, run=t.run,
             outputs=t.outputs, image=t.image, image_ref=image_ref, cache=t.cache,
             repo=src.repo, url=src.url, sha=src.sha, ref=src.ref, version=src.version,
-            out_dir=str(out_dir), build_with=build_with,
+            build_with=build_with,
         )
         specs[t.task] = spec
     return specs

@@ -153,7 +153,27 @@ class Component(_Model):
         return value
 
 
+class StoreConfig(_Model):
+    """Where build outputs are shared between machines (SPEC §4a): an OCI registry path."""
+
+    registry: NonEmpty = Field(
+        description="Registry and repository prefix, e.g. ghcr.io/ottobot-ai/ottodeploy-store; "
+                    "outputs go to <registry>/<component>:bk-<key16>.")
+
+    @field_validator("registry")
+    @classmethod
+    def _registry_path(cls, value: str) -> str:
+        probe = f"{value}/component:tag"
+        if "@" in value or ":" in value.rsplit("/", maxsplit=1)[-1] or "/" not in value or \
+                image_ref_problem(probe, digest=False):
+            raise ValueError(f"store registry {value!r} is not a registry path like "
+                             "ghcr.io/owner/ottodeploy-store")
+        return value
+
+
 class ComponentsFile(_Model):
+    store: StoreConfig | None = Field(
+        None, description="The registry that shares build outputs (none: outputs stay local).")
     components: dict[Name, Component]
 
 

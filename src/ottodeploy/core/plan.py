@@ -1,12 +1,13 @@
 """Which tasks a build would run, and why, without building anything.
 
-Tasks are visited in topological order. A task runs when it has no record
+Tasks are visited in topological order. A task runs (its recipe) when it has no record
 in this environment, when its build key differs from its record's (the
 reasons come from comparing the inputs that made each key: a new SHA, a new
 version, a changed recipe or ``build_with``, an upstream task whose key
 changed), when its outputs are gone, or when its image only needs the new
 readable tag. An upstream task that reruns with the same key (its outputs were
-deleted) does not make anything below it rerun.
+deleted) does not make anything below it rerun. A task that would run but whose key
+the store already holds runs no recipe: it is reused, and the plan says so.
 """
 
 from __future__ import annotations
@@ -22,24 +23,20 @@ class Record(NamedTuple):
     task: str
     key: str
     inputs: Mapping[str, Any]
-    outputs: Sequence[str] = ()          # files under OTTO_OUT, relative to it
+    outputs: Sequence[str] = ()          # (records before the store: files under OTTO_OUT)
     image_ref: str | None = None         # the readable reference made or verified
-    digest: str | None = None            # the image manifest digest, when a registry gave one
+    digest: str | None = None            # the artifact's content digest
     finished: float = 0.0
     duration: float = 0.0
-    how: str = "built"                   # built | reused | retagged | verified | released
-    extra: Mapping[str, Any] = {}
-
-    def artifact(self) -> str:
-        """How the lockfile names this artifact."""
-        if self.image_ref:
-            return f"{self.image_ref}@{self.digest}" if self.digest else self.image_ref
-        return f"key:{self.key}"
+    how: str = "built"                   # built | reused | pulled | retagged | verified | released
+    extra: Mapping[str, Any] = {}        # in: store | registry; reproduced, wanted (a replay)
 
 
 def needs_retag(record: Record, spec: TaskSpec) -> bool:
-    """The task made an image whose readable tag is not the one this run wants."""
-    return bool(spec.image_ref and record.digest and record.image_ref != spec.image_ref)
+    """The task pushed an image whose readable tag in its registry is not the one this run
+    wants (an image kept in the store has no tag to move: the lockfile names it by digest)."""
+    return bool(spec.image_ref and record.digest and record.image_ref != spec.image_ref
+                and record.extra.get("in") != "store")
 
 
 @dataclass(frozen=True)
@@ -72,9 +69,11 @@ class Plan:
 
 
 def plan(env: str, specs: Mapping[str, TaskSpec], records: Mapping[str, Record],
-         missing: Mapping[str, Sequence[str]]) -> Plan:
-    """What a build of ``specs`` would run given the last ``records`` of the environment and
-    the recorded outputs now ``missing`` (task -> relative paths)."""
+         missing: Mapping[str, Sequence[str]],
+         stored: Mapping[str, str] | None = None) -> Plan:
+    """What a build of ``specs`` would run given the last ``records`` of the environment,
+    the recorded artifacts now ``missing`` (task -> what), and what the store already
+    holds for a task's key (``stored``: task -> digest; such a task runs no recipe)."""
     rekeyed: set[str] = set()   # tasks that run because their key changed
     out = []
     for spec in specs.values():
@@ -82,6 +81,12 @@ def plan(env: str, specs: Mapping[str, TaskSpec], records: Mapping[str, Record],
         reasons = reasons_for(env, spec, record, rekeyed, missing.get(spec.task, ()))
         if record is None or record.key != spec.key:
             rekeyed.add(spec.task)
+        digest = (stored or {}).get(spec.task)
+        if reasons and digest is not None and not spec.released:
+            reasons = [f"reused from the store ({digest[:19]}): {'; '.join(reasons)}"]
+            out.append(PlannedTask(spec.task, spec.component, False, reasons, spec.key,
+                                   spec.sha, spec.version))
+            continue
         out.append(PlannedTask(spec.task, spec.component, bool(reasons), reasons, spec.key,
                                spec.sha, spec.version))
     return Plan(env, out)

@@ -24,11 +24,13 @@ for target in sys.argv[1:]:
     path.parent.mkdir(parents=True, exist_ok=True)
     deps = {k: v for k, v in os.environ.items() if k.startswith(("OTTO_DEP_", "OTTO_BUILD_WITH_"))
             and k.endswith(("_VERSION", "_SHA")) or k.startswith("OTTO_BUILD_WITH_")}
+    # fixed entry times, as a reproducible build has them: the same inputs, the same bytes
+    entry = lambda name: zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))  # noqa: E731
     with zipfile.ZipFile(path, "w") as jar:
-        jar.writestr("META-INF/MANIFEST.MF",
+        jar.writestr(entry("META-INF/MANIFEST.MF"),
                      f"Manifest-Version: 1.0\nImplementation-Title: {component}\n"
                      f"Implementation-Version: {version}\nBuild-Commit: {os.environ['OTTO_SHA']}\n")
-        jar.writestr("META-INF/dependencies.txt",
+        jar.writestr(entry("META-INF/dependencies.txt"),
                      "".join(f"{k}={v}\n" for k, v in sorted(deps.items())))
     print(f"wrote {path} ({path.stat().st_size} bytes)")
 '''

@@ -56,9 +56,9 @@ components:
       image:
         needs: [assembly]
         image: demo.invalid/scasplte2/ottochain-metagraph
-        cache: false  # the demo has no registry: images are OCI layouts in OTTO_OUT
-        run: cp -r "$OTTO_DEP_OTTOCHAIN_OUT_ASSEMBLY/modules" app/ && bash image.sh
-        outputs: ["image", "app"]
+        cache: false  # the demo has no registry: its images are OCI layouts, kept in the store
+        run: cp -r --no-preserve=mode "$OTTO_DEP_OTTOCHAIN_OUT_ASSEMBLY/modules" app/ && bash image.sh
+        outputs: ["image"]
     deploy: {{on: nodes, run: bash deploy/start-node.sh}}
   sdk:
     repo: ../repos/sdk.git
@@ -73,7 +73,7 @@ components:
         image: demo.invalid/ottobot-ai/ottochain-services
         cache: false
         run: cp "$OTTO_DEP_SDK_OUT_BUILD/dist/types.ts" app/ && bash image.sh
-        outputs: ["image", "app"]
+        outputs: ["image"]
     deploy: {{on: services_host, run: bash deploy/start-services.sh}}
   explorer:
     repo: ../repos/explorer.git
@@ -83,7 +83,7 @@ components:
         image: demo.invalid/ottobot-ai/ottochain-explorer
         cache: false
         run: bash image.sh
-        outputs: ["image", "app"]
+        outputs: ["image"]
     deploy: {{on: services_host, run: bash deploy/start-explorer.sh}}
   monitoring:
     repo: ../repos/monitoring.git
@@ -157,7 +157,7 @@ PY="${{OTTO_DEMO_PYTHON:-python3}}"
 echo "node $OTTO_NODE_INDEX ($OTTO_HOST): $OTTO_IMAGE"
 if [ "$OTTO_NODE_INDEX" = 1 ]; then
   {DAEMON} metagraph --run-dir "run/$OTTO_ENV" --health "http://127.0.0.1:$NODE_PORT/node/info" \\
-    -- "$PY" "$OTTO_OUT_IMAGE/app/node.py" --port "$NODE_PORT" --version "$OTTO_VERSION"
+    -- "$PY" "$OTTO_OUT_IMAGE/node.py" --port "$NODE_PORT" --version "$OTTO_VERSION"
 else
   "$PY" - "$NODE_PORT" "$OTTO_HOST" <<'JOIN'
 import json, sys, urllib.request
@@ -175,7 +175,7 @@ set -euo pipefail
 . "ports/$OTTO_ENV.env"
 echo "services $OTTO_VERSION ($OTTO_SHORT_SHA): $OTTO_IMAGE"
 {DAEMON} services --run-dir "run/$OTTO_ENV" --health "http://127.0.0.1:$SERVICES_PORT/health" \\
-  -- "${{OTTO_DEMO_PYTHON:-python3}}" "$OTTO_OUT_IMAGE/app/server.py" --port "$SERVICES_PORT" \\
+  -- "${{OTTO_DEMO_PYTHON:-python3}}" "$OTTO_OUT_IMAGE/server.py" --port "$SERVICES_PORT" \\
   --commit "$OTTO_SHA" --version "$OTTO_VERSION"
 """
 
@@ -185,7 +185,7 @@ set -euo pipefail
 echo "explorer $OTTO_VERSION: $OTTO_IMAGE"
 {DAEMON} explorer --run-dir "run/$OTTO_ENV" --health "http://127.0.0.1:$EXPLORER_PORT/" \\
   -- "${{OTTO_DEMO_PYTHON:-python3}}" -m http.server "$EXPLORER_PORT" --bind 127.0.0.1 \\
-  --directory "$OTTO_OUT_IMAGE/app"
+  --directory "$OTTO_OUT_IMAGE"
 """
 
 E2E = """#!/usr/bin/env python3

@@ -3,19 +3,22 @@
 ``build`` is doit underneath, in this process, on the same tasks ``dodo.py``
 gives (so ``doit`` and ``inv build`` share state and keys): the environment is
 opened once (``environment.open_environment``), its tasks run by
-``engine.run``. ``plan`` asks the same records what would run and why
-(``core.plan``), and builds nothing.
+``engine.run``. ``plan`` asks the same records and the store what would run and
+why (``core.plan``), and builds nothing.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from .. import engine
+from ..build import Wanted, missing_artifacts
 from ..core.errors import BuildError
 from ..core.plan import Plan, plan
 from ..environment import OpenEnvironment, open_environment
-from ..reporting import Reporter
+from ..reporting import Reporter, Silent
 from ..root import DeployRoot
-from ..state import build_lock, missing_outputs
+from ..state import build_lock
 
 
 def build(root: DeployRoot, env: str, tasks: list[str], reporter: Reporter,
@@ -28,9 +31,18 @@ def build(root: DeployRoot, env: str, tasks: list[str], reporter: Reporter,
     return done
 
 
-def plan_of(opened: OpenEnvironment) -> Plan:
-    records = opened.records
-    return plan(opened.name, opened.specs, records.all(), missing_outputs(records, opened.specs))
+def plan_of(opened: OpenEnvironment, wanted: Mapping[str, Wanted] | None = None) -> Plan:
+    """What a build would do; ``wanted``: a replay's locked digests (used when stored)."""
+    ctx = engine.context(engine.BuildRun(opened, Silent(), dict(wanted or {})))
+    stored = {}
+    for task, spec in opened.specs.items():
+        locked = ctx.wanted.get(task)
+        digest = locked.digest if locked and ctx.store.has(locked.digest) else \
+            ctx.store.lookup(spec.key)
+        if digest is not None:
+            stored[task] = digest
+    return plan(opened.name, opened.specs, opened.records.all(),
+                missing_artifacts(ctx, opened.specs.values()), stored)
 
 
 def plan_env(root: DeployRoot, env: str) -> Plan:

@@ -4,7 +4,9 @@
 whatever the branches say now (another environment's lockfile is refused:
 that is what promotion is for). ``rollback`` replays the newest healthy
 lockfile older than the environment's current one. Both are ``inv deploy``
-with the lockfile's sources (``flows.deploy``).
+with the lockfile's sources and its digests (``flows.deploy``): what is stored is
+deployed as it is, nothing is rebuilt; a component whose deploy fingerprint equals
+the newest lockfile's is left running unless ``--all``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from .deploy import DeployReport, deploy
 
 
 def deploy_lockfile(root: DeployRoot, name: str, *, reporter: Reporter, into: str | None = None,
-                    dry_run: bool = False) -> DeployReport:
+                    dry_run: bool = False, everything: bool = False) -> DeployReport:
     locked = read(root, locate(root, name))
     env = locked.lock.environment
     if into and into != env:
@@ -26,11 +28,12 @@ def deploy_lockfile(root: DeployRoot, name: str, *, reporter: Reporter, into: st
             hint=f"promote it instead: inv promote-lockfile {locked.name} {into}")
     note(reporter, f"replaying {locked.name} ({locked.lock.status}, {locked.lock.timestamp}) "
                    f"into {env}")
-    return deploy(root, env, reporter=reporter, dry_run=dry_run, replay=locked)
+    return deploy(root, env, reporter=reporter, dry_run=dry_run, replay=locked,
+                  everything=everything)
 
 
 def rollback(root: DeployRoot, env: str, *, reporter: Reporter,
-             dry_run: bool = False) -> DeployReport:
+             dry_run: bool = False, everything: bool = False) -> DeployReport:
     env = root.environment(env)
     now = current(root, env)
     if now is None:
@@ -39,4 +42,5 @@ def rollback(root: DeployRoot, env: str, *, reporter: Reporter,
     if target is None:
         raise PromotionError(f"{env} has no healthy lockfile older than {now.name}")
     note(reporter, f"rolling {env} back from {now.name} to {target.name}")
-    return deploy(root, env, reporter=reporter, dry_run=dry_run, replay=target)
+    return deploy(root, env, reporter=reporter, dry_run=dry_run, replay=target,
+                  everything=everything)

@@ -1,7 +1,8 @@
 """``inv status [--env ENV]``: what is deployed where.
 
 Every lockfile of the root is read once; per environment the newest by
-``timestamp`` (never by file name) is its current state.
+``timestamp`` (never by file name) is its current state: its sources (SHA, version)
+and its artifacts by content digest.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import calendar
 import time
 from typing import Any
 
-from ..lockfile import LockedFile, history
+from ..lockfile import LockedFile, artifact_digests, history
 from ..root import DeployRoot
 
 
@@ -34,5 +35,6 @@ def status(root: DeployRoot, env: str | None = None) -> dict[str, Any]:
             "age_seconds": max(0, int(now - stamp)),
             "sources": {n: {"sha": s.sha, "version": s.version, "ref": s.ref}
                         for n, s in f.lock.sources.items()},
+            "artifacts": artifact_digests(f.lock),
         }
     return {"environments": out}
