@@ -3,12 +3,15 @@
 The template is built once per session (``build_template``) and copied per test
 (``Ecosystem.copy``). Every repo carries ``build.py``, a recipe that records
 what it was given (``OTTO_*``, cwd, HEAD, what was in its checkout before it
-ran) into its outputs and into the JSON lines file named by ``OTTO_TEST_LOG``;
+ran) into the JSON lines file named by ``OTTO_TEST_LOG``, and writes outputs that
+depend on what it builds only (task, commit, version), so a rebuild reproduces them;
+``OTTO_TEST_NOISE`` adds the time (a recipe that never reproduces).
 ``OTTO_TEST_FAIL=<task>`` makes it fail and ``OTTO_TEST_SLEEP`` makes it slow;
 ``OTTO_TEST_STARTED`` names a file it appends its task to as it starts (before sleeping).
-With ``OTTO_TEST_PUSH=1`` an image recipe (``OTTO_IMAGE`` set) pushes a tiny
-image there with ``ottodeploy.registry`` and logs its digest. The cascade has
-the shape of the real one (SPEC §1).
+An image recipe (``OTTO_IMAGE`` set) writes its image as an OCI layout into
+``OTTO_OUT``; with ``OTTO_TEST_PUSH=1`` it pushes a tiny image to its registry with
+``ottodeploy.registry`` instead and logs its digest. The cascade has the shape of the
+real one (SPEC §1).
 """
 
 from __future__ import annotations
@@ -49,7 +52,10 @@ if os.environ.get("OTTO_TEST_FAIL") in (task, "*"):
     sys.exit(3)
 out = pathlib.Path("out")
 out.mkdir(exist_ok=True)
-(out / f"{art}.txt").write_text(json.dumps(record))
+# the output holds what the build is of, not when or where it ran: a rebuild reproduces it
+noise = time.time_ns() if os.environ.get("OTTO_TEST_NOISE") else None
+(out / f"{art}.txt").write_text(json.dumps({"task": task, "head": head, "noise": noise,
+                                            "version": os.environ["OTTO_VERSION"]}))
 (out / f"{task}-{head[:7]}.jar").write_text("jar " + head)
 if os.environ.get("OTTO_TEST_PUSH") == "1" and os.environ.get("OTTO_IMAGE"):
     from ottodeploy.core.imageref import parse_image_ref
@@ -62,7 +68,7 @@ elif os.environ.get("OTTO_IMAGE"):
     # no registry: the image as an OCI layout in OTTO_OUT, its bytes from the commit alone
     # (OTTO_TEST_NOISE makes them differ on every build: a recipe that does not reproduce)
     from ottodeploy.ocilayout import write_layout
-    content = f"{task} at {head} {os.environ.get('OTTO_TEST_NOISE') and time.time_ns() or ''}"
+    content = f"{task} at {head} {noise or ''}"
     record["digest"] = write_layout(pathlib.Path(os.environ["OTTO_OUT"]) / "image",
                                     {"built.txt": content.encode()}, tag="t")
 record["end"] = time.time()

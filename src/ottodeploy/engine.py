@@ -17,13 +17,14 @@ the run (``_reporter_class``) turns doit's callbacks into ``task`` events.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from .build import BuildContext, Outcome, Wanted, run_task, up_to_date
-from .core.errors import UsageError
+from .core.errors import OttodeployError, UsageError
 from .core.keys import TaskSpec
 from .environment import OpenEnvironment
 from .redact import redact
@@ -40,6 +41,8 @@ class BuildRun:
     outcomes: dict[str, Outcome] = field(default_factory=dict)
     selected: set[str] | None = None     # the tasks this run may execute (set by the reporter)
     code: int = 0
+    lock_on_first_action: bool = False   # take the build lock when a task first runs (doit)
+    _held: Any = None
 
     @property
     def counts(self) -> dict[str, int]:
@@ -52,12 +55,33 @@ class BuildRun:
 def _action(run: BuildRun, ctx: BuildContext, spec: TaskSpec) -> Any:
     from doit.exceptions import TaskFailed
 
+    if run.lock_on_first_action:
+        try:
+            _hold_build_lock(run)
+        except OttodeployError as exc:
+            return TaskFailed(redact(str(exc)))
     selected = run.selected
     ctx.prepare_checkouts(s for name, s in ctx.specs.items()
                           if selected is None or name in selected)
     outcome = run_task(ctx, spec)
     run.outcomes[spec.task] = outcome
     return True if outcome.ok else TaskFailed(redact(outcome.message))
+
+
+def _hold_build_lock(run: BuildRun) -> None:
+    """``doit`` itself builds: hold the environment's build lock until the process ends, so a
+    doit run never interleaves its records with a deploy's or another build's. Refused
+    (``LockHeld``) when a deploy or build holds it: the task fails with that message."""
+    from .state import build_lock
+
+    with _FIRST:
+        if run._held is None:
+            held = build_lock(run.opened.state, f"doit build {run.opened.name}")
+            held.__enter__()              # released when the process exits (a kernel lock)
+            run._held = held
+
+
+_FIRST = threading.Lock()
 
 
 def doit_tasks(run: BuildRun) -> Iterator[dict[str, Any]]:

@@ -43,4 +43,4 @@ def dodo_namespace(default_root: Path) -> dict[str, Any]:
     except OttodeployError as exc:
         sys.stderr.write(fail_message(exc) + "\n")
         raise SystemExit(exc.exit_code) from None
-    return engine.namespace(engine.BuildRun(opened, ConsoleReporter()))
+    return engine.namespace(engine.BuildRun(opened, ConsoleReporter(), lock_on_first_action=True))

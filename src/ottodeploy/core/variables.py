@@ -78,9 +78,10 @@ def deploy_variables(env_name: str, component: str, source: ResolvedSource,
     Its source (``OTTO_SHA``, ``OTTO_VERSION``…); every image artifact by digest
     (``images``: task -> (``name@sha256:…``, readable ``name:tag``)) as
     ``OTTO_IMAGE_<ARTIFACT>``/``OTTO_IMAGE`` with ``OTTO_IMAGE_TAG``; the read-only folders
-    of its own stored artifacts (``OTTO_OUT_<ARTIFACT>``) and of the upstream outputs it
-    uses (``OTTO_DEP_<D>_OUT_<A>``), both from ``outputs`` (task -> folder). Nothing else
-    of upstream: what a step is given changes only when what it deploys changes.
+    of its own stored artifacts (``OTTO_OUT_<ARTIFACT>``) and of the upstream outputs that
+    are not images (``OTTO_DEP_<D>_OUT_<A>``), both from ``outputs`` (task -> folder).
+    Nothing else of upstream: what a step is given changes only when what it deploys
+    changes.
     """
     env = {"OTTO_ENV": env_name, "OTTO_COMPONENT": component, "OTTO_REPO": source.repo,
            "OTTO_REF": source.ref, "OTTO_SHA": source.sha, "OTTO_SHORT_SHA": source.sha[:7],
@@ -97,7 +98,7 @@ def deploy_variables(env_name: str, component: str, source: ResolvedSource,
             env.setdefault("OTTO_IMAGE_TAG", tag)
     mine = {s.task for s in own}
     for dep in {d.task: d for s in own for d in upstream(s, specs)}.values():
-        if dep.task not in mine and dep.task in outputs:
+        if dep.task not in mine and dep.task in outputs and not dep.image:
             env[f"OTTO_DEP_{var_name(dep.component)}_OUT_{var_name(dep.artifact)}"] = \
                 outputs[dep.task]
     return env
