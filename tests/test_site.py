@@ -305,3 +305,8 @@ def test_inv_site_refuses_a_folder_it_did_not_write(root_env: SiteRoot, tmp_path
     assert "Traceback" not in done.output
     assert sorted(p.name for p in precious.iterdir()) == ["todo.txt"]
     assert not list(tmp_path.glob(".notes.*"))   # no half-written site beside it
+    a_file = tmp_path / "site.html"
+    a_file.write_text("mine")
+    done = cli("site", "--offline", "--out", str(a_file))
+    assert done.code == 2 and "is a file or a link" in done.stderr, done.output
+    assert a_file.read_text() == "mine"

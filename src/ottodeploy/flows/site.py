@@ -74,9 +74,11 @@ class SiteResult:
 def build_site(root: DeployRoot, out: Path | None = None, *, offline: bool = False,
                reporter: Reporter | None = None) -> SiteResult:
     """Gather the site's values (see the module docstring) and write them to ``out``."""
-    from ..site.render import write_site
+    from ..site.render import check_out, write_site
 
     reporter = reporter or Silent()
+    target = out if out is not None else root.path / "site"
+    check_out(target)   # before anything is read or fetched
     stage(reporter, "site", "reading lockfiles")
     by_env, paths, skipped = _read_lockfiles(root, reporter)
     envs = promotion_order(root.environments())
@@ -116,7 +118,6 @@ def build_site(root: DeployRoot, out: Path | None = None, *, offline: bool = Fal
         compatibility=_compatibility(opened, envs, by_env),
         lockfiles={name: paths[name] for env_files in by_env.values() for name, _ in env_files},
         skipped=skipped, approved_at=approved_at)
-    target = out if out is not None else root.path / "site"
     written = write_site(content, target)
     note(reporter, f"site written to {root.display(target)}/ ({len(written)} files)")
     return SiteResult(target, written, skipped)

@@ -61,9 +61,10 @@ def pages(content: SiteContent) -> dict[str, str]:
     return out
 
 
-def _check_out(out: Path) -> None:
+def check_out(out: Path) -> None:
+    """Bad input unless ``out`` may be replaced by a site (empty, new, or a site already)."""
     if out.is_file() or out.is_symlink():
-        raise UsageError(f"--out {out} is a file", hint="name a folder for the site")
+        raise UsageError(f"--out {out} is a file or a link", hint="name a folder for the site")
     if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
         raise UsageError(f"--out {out} is not empty and was not written by inv site",
                          hint="name an empty or new folder (the site replaces it whole)")
@@ -71,7 +72,7 @@ def _check_out(out: Path) -> None:
 
 def write_site(content: SiteContent, out: Path) -> list[str]:
     """Write every page, the stylesheet and the lockfiles; returns the files, sorted."""
-    _check_out(out)
+    check_out(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fresh = out.with_name(f".{out.name}.new-{os.getpid()}")
     shutil.rmtree(fresh, ignore_errors=True)
