@@ -87,6 +87,3 @@ class SiteContent:
     lockfiles: dict[str, Path] = field(default_factory=dict)  # file name -> where it is
     skipped: list[str] = field(default_factory=list)          # unreadable lockfiles, why
     approved_at: dict[str, str] = field(default_factory=dict)  # env -> date of its approval
-
-    def column(self, environment: str) -> Column:
-        return next(c for c in self.columns if c.environment == environment)
