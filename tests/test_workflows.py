@@ -37,6 +37,7 @@ EXPECTED_FILES = {
     "deploy-branch.yml",
     "deploy-version.yml",
     "promote.yml",
+    "site.yml",
     "validate.yml",
     "version-bump.yml",
 }
@@ -45,7 +46,7 @@ WAVE_JOBS = [f"wave{n}" for n in range(1, 7)]
 INV_COMMANDS = {
     "check", "resolve", "plan", "build", "deploy", "verify", "deploy-lockfile", "rollback",
     "promote", "promote-lockfile", "approve", "status", "diff", "schema", "demo", "bump",
-    "ci-matrix", "commits.lint", "release.next-version", "set-ref",
+    "ci-matrix", "commits.lint", "release.next-version", "set-ref", "site",
 }
 
 Workflow = dict[str, Any]
@@ -359,6 +360,40 @@ def test_version_bump_from_repository_dispatch() -> None:
     # branch bump/<component>-<version>, pushes it and opens the pull request.
     assert steps(job)[0]["name"] == "Payload shape"
     assert job["env"]["GITHUB_TOKEN"]
+
+
+# --- site.yml ------------------------------------------------------------------------
+
+
+def test_site_is_built_after_every_deploy_and_promotion_and_published_to_pages() -> None:
+    wf = load("site.yml")
+    on = triggers(wf)
+    assert set(on) == {"workflow_run", "workflow_dispatch"}
+    # the names GitHub matches: those of the deploy and promotion workflows, exactly
+    expected = {load(n)["name"] for n in ("deploy-branch.yml", "deploy-version.yml",
+                                          "promote.yml")}
+    assert set(on["workflow_run"]["workflows"]) == expected
+    assert on["workflow_run"]["types"] == ["completed"]
+    assert wf["concurrency"]["cancel-in-progress"] is False
+    site, publish = wf["jobs"]["site"], wf["jobs"]["publish"]
+    assert "inv site --out _site" in runs(site)
+    # act loads every action a job names: the job act runs names only actions it has
+    assert {s["uses"] for s in steps(site) if "uses" in s} == {
+        "actions/checkout@v4", "actions/setup-python@v5"}
+    graphviz = next(s for s in steps(site) if s.get("name") == "Graphviz")
+    assert graphviz["if"] == "${{ !env.ACT }}" and "graphviz" in graphviz["run"]
+    # publishing: a job of its own, skipped under act (its event says "act": true)
+    assert publish["needs"] == "site"
+    assert publish["if"] == "${{ !github.event.act }}"
+    assert publish["permissions"] == {"contents": "read", "pages": "write",
+                                      "id-token": "write"}
+    assert publish["environment"]["name"] == "github-pages"
+    uses = [s["uses"] for s in steps(publish) if "uses" in s]
+    assert uses[-2:] == ["actions/upload-pages-artifact@v3", "actions/deploy-pages@v4"]
+    upload = next(s for s in steps(publish) if s.get("uses", "").startswith(
+        "actions/upload-pages-artifact"))
+    assert upload["with"]["path"] == "_site"
+    assert "inv site --out _site" in runs(publish)
 
 
 # --- actionlint and the workflow JSON Schema -----------------------------------------

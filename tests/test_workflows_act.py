@@ -301,3 +301,28 @@ def test_a_hostile_payload_stops_at_the_shape_check(act: Act, repo: Path, tmp_pa
     assert not marker.exists()
     assert api.requests == []
     assert branches(origin_of(repo), "bump/*") == []
+
+
+# --- site.yml --------------------------------------------------------------------------------
+
+
+def test_site_builds_every_page_after_a_deploy_and_stops_before_publishing(
+        act: Act, repo: Path, eco: Ecosystem, git_base: str) -> None:
+    healthy_beta_lockfile(repo, eco)
+    environments = sorted(p.stem for p in (repo / "manifests" / "environments").glob("*.yaml"))
+    run = act.run(repo, "workflow_run", workflow="site.yml", payload={
+        "act": True,   # what skips the publish job (Pages' actions cannot be had offline)
+        "workflow_run": {"name": "Deploy Branch", "conclusion": "success",
+                         "head_branch": "main", "event": "push"}},
+        env={"OTTODEPLOY_GIT_BASE": git_base})
+    assert_ok(run)
+    assert run.results() == {"inv site": "success"}, run.summary()
+    job = run.job("inv site")
+    assert job.step("Every page is there").result == "success"
+    output = "".join(job.output)
+    assert "site written to _site/" in output
+    for env_name in environments:
+        assert f"_site/env-{env_name}.html" in output and f"_site/cascade-{env_name}.html" in output
+    assert re.search(r"_site/lockfiles/beta-\d{4}-\d\d-\d\d-\d{4}\.yaml", output)
+    # the refs resolved against the local repos: no fallback to the records
+    assert "using the last records" not in output

@@ -349,12 +349,25 @@ def ci_matrix(c, env, since=None):  # type: ignore[no-untyped-def]
     print_json(matrix(_root(c), env, since).to_json())
 
 
+@task(help={"out": "folder to write the site into (default: site/ of the deploy root); "
+                   "replaced whole",
+            "offline": "contact no repo: commits only from mirrors already here, the cascade "
+                       "from the current lockfiles and the last build records"})
+@guarded
+def site(c, out=None, offline=False):  # type: ignore[no-untyped-def]
+    """A static status site: environments, versions, digests, history, cascade, matrix."""
+    from ..flows.site import build_site
+
+    build_site(_root(c), Path(out).resolve() if out else None, offline=offline,
+               reporter=_reporter(False))
+
+
 def collection(default_root: Path) -> Collection:
     """The tasks, with ``default_root`` as the deploy root unless ``OTTODEPLOY_ROOT`` says."""
     ns = Collection(check, resolve, build, plan, deploy, verify, deploy_lockfile, rollback,
                     status, diff, promote, promote_lockfile, approve, set_ref, schema, demo,
                     import_, gc,
-                    bump, ci_matrix)
+                    bump, ci_matrix, site)
     ns.add_collection(Collection("commits", lint))
     ns.add_collection(Collection("release", next_version))
     ns.configure({"run": {"in_stream": False},
