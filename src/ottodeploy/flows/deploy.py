@@ -33,6 +33,7 @@ from ..core.keys import digest_text
 from ..core.models import Lockfile
 from ..core.sources import Resolution
 from ..core.variables import deploy_variables, var_name
+from ..definition import definition_digest
 from ..environment import OpenEnvironment, open_environment
 from ..inventory import Host, Inventory, host_variables
 from ..lockfile import LockedFile, new_lockfile, write_new
@@ -274,6 +275,7 @@ def _lockfile(opened: OpenEnvironment, resolution: Resolution, report: DeployRep
                      "pinned_by": s.pin} for n, s in resolution.sources.items()},
         artifacts=artifacts, tests=tests, mode=environment.mode,
         manifest_digest=f"sha256:{digest}", build_keys=keys,
+        definition_digest=definition_digest(root, environment.name, opened.project.components),
         replay_of=replay.name if replay else None,
         approval=None if approval is None else {
             "commit": approval.commit, "kind": approval.kind, "approver": approval.approver,
