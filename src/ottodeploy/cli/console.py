@@ -84,7 +84,7 @@ def render_event(kind: str, f: dict[str, Any]) -> str | None:
     if kind == "lockfile":
         return f"== lockfile {f['path']} ({f['status']})"
     if kind == "decision":
-        return f"{f['environment']}: {f['action']} ({f['reason']})"
+        return f"{f['environment']}: {f['action']} - {f['reason']}"
     return None
 
 

@@ -113,7 +113,7 @@ def deploy(c, env, dry_run=False, jobs=1, events=False):  # type: ignore[no-unty
 @guarded
 def auto_deploy(c, env=None, component=None, ref=None,  # type: ignore[no-untyped-def]
                 dry_run=False, json=False, events=False):
-    """Deploy the environments whose tracked branches or deploy definition moved (SPEC §6b)."""
+    """Deploy the environments whose tracked branches or deploy definition moved."""
     from ..flows.autodeploy import auto_deploy as follow
     from ..flows.autodeploy import raise_for
     from . import render

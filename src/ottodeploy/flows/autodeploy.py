@@ -172,8 +172,8 @@ def _follow(root: DeployRoot, name: str, *, named: bool, push: Push | None,
         return _decided(reporter, Outcome(name, action, reason, current, status))
 
     if not named and not env.auto_deploy:
-        return outcome("skipped", "auto_deploy is false in its manifest (name it with --env "
-                                  "to deploy it anyway)")
+        return outcome("skipped", "auto_deploy is false; name it with --env to deploy it "
+                                  "anyway")
     if push is not None and not _follows(env, push):
         return outcome("skipped", f"does not follow {push.component} at {push.ref}")
     resolution = resolve(project)
