@@ -29,7 +29,8 @@ from tests.servers import HttpRecorder, Response
 pytestmark = pytest.mark.act
 
 TOKEN = "ghp_dispatchtoken0123456789abcdefABCD"   # stands for the component repo's secret
-JOB = "inv auto-deploy"
+PLAN = "Which environments moved"
+DEPLOY = "inv auto-deploy"   # matrix entries: act appends -1, -2, ...
 
 
 @pytest.fixture(scope="session")
@@ -79,11 +80,12 @@ def pushed_lockfiles(repo: Path, before: str) -> dict[str, dict[str, Any]]:
     return out
 
 
-def assert_ok(run: ActRun) -> str:
+def assert_ok(run: ActRun) -> dict[str, str]:
+    """Every job that ran succeeded and nothing left the machine; the jobs' output by name."""
     assert run.code == 0, run.summary()
-    assert run.results() == {JOB: "success"}, run.summary()
-    assert run.outbound == [], run.output
-    return "".join(run.job(JOB).output)
+    assert all(j.result == "success" for j in run.jobs), run.summary()
+    assert run.outbound == [], run.summary()
+    return {j.name: "".join(j.output) for j in run.jobs}
 
 
 def test_a_branch_push_dispatch_deploys_the_environments_following_it(
@@ -93,24 +95,28 @@ def test_a_branch_push_dispatch_deploys_the_environments_following_it(
     run = act.run(repo, "repository_dispatch", workflow="auto-deploy.yml", payload={
         "action": "branch-push",
         "client_payload": {"component": "ottochain", "ref": "develop", "sha": sha}})
-    output = assert_ok(run)
-    assert "beta     skipped" in output and "does not follow ottochain at develop" in output
+    jobs = assert_ok(run)
+    assert set(jobs) == {PLAN, DEPLOY}   # one matrix entry: scratch
+    assert "beta: skipped - does not follow ottochain at develop" in jobs[PLAN]
+    assert "scratch: deploy - ottochain develop" in jobs[PLAN]
+    assert "scratch  deployed scratch-" in jobs[DEPLOY]
     locks = pushed_lockfiles(repo, before)
     assert list(locks) == ["scratch"]
     assert locks["scratch"]["status"] == "healthy"
     assert locks["scratch"]["sources"]["ottochain"]["sha"] == sha
     subject = git(origin(repo), "log", "-1", "--format=%s", "main")
-    assert subject == "chore(lock): auto-deploy"
+    assert subject == "chore(lock): scratch deploy"
 
 
 def test_a_scheduled_run_with_nothing_moved_deploys_nothing(act: Act, repo: Path) -> None:
     before = git(origin(repo), "rev-parse", "main")
     run = act.run(repo, "schedule", workflow="auto-deploy.yml",
                   payload={"schedule": "*/15 * * * *"})
-    output = assert_ok(run)
-    assert "scratch  up-to-date" in output and "beta     up-to-date" in output
-    assert "== deploy" not in output and "== build" not in output
-    assert "no new lockfile" in output
+    jobs = assert_ok(run)
+    assert set(jobs) == {PLAN}           # nothing moved: no deploy job
+    assert "scratch: up-to-date - at the SHAs and deploy definition of" in jobs[PLAN]
+    assert "beta: up-to-date" in jobs[PLAN]
+    assert "::set-output:: environments=[]" in jobs[PLAN]
     assert git(origin(repo), "rev-parse", "main") == before
 
 
@@ -129,8 +135,11 @@ def test_a_push_repointing_scratch_deploys_scratch(act: Act, repo: Path, eco: Ec
     after = git(repo, "rev-parse", "HEAD")
     run = act.run(repo, "push", workflow="auto-deploy.yml",
                   payload={"ref": "refs/heads/main", "before": before, "after": after})
-    output = assert_ok(run)
-    assert "beta     up-to-date" in output
+    jobs = assert_ok(run)
+    assert set(jobs) == {PLAN, DEPLOY}
+    assert "beta: up-to-date" in jobs[PLAN]
+    assert "scratch: deploy - ottochain now from" not in jobs[PLAN]
+    assert "scratch: deploy - ottochain feat/x" in jobs[PLAN]
     locks = pushed_lockfiles(repo, after)
     assert list(locks) == ["scratch"]
     assert locks["scratch"]["sources"]["ottochain"] | {"version": "-"} == {
@@ -147,9 +156,10 @@ def test_a_hostile_payload_stops_at_the_shape_check(act: Act, repo: Path,
         "client_payload": {"component": "ottochain", "ref": f"develop;touch {marker}",
                            "sha": "0" * 40}})
     assert run.code != 0, run.summary()
-    job = run.job(JOB)
+    job = run.job(PLAN)
     assert job.step("Payload shape").result == "failure"
-    assert not job.ran("inv auto-deploy")
+    assert not job.ran("inv auto-deploy --dry-run")
+    assert [j.name for j in run.jobs] == [PLAN]
     assert "ref must be a branch name" in "".join(job.output)
     assert not marker.exists()
     assert git(origin(repo), "rev-parse", "main") == before

@@ -375,27 +375,43 @@ def test_auto_deploy_follows_dispatches_pushes_and_the_clock() -> None:
     assert set(on["push"]["paths"]) == {"manifests/**", "deploy/**", "scripts/**"}
     assert on["schedule"] == [{"cron": "*/15 * * * *"}]
     assert wf["concurrency"] == {"group": "auto-deploy", "cancel-in-progress": False}
-    job = wf["jobs"]["follow"]
-    assert job["permissions"] == {"contents": "write", "packages": "write"}
+    assert list(wf["jobs"]) == ["plan", "deploy"]
+
+    plan = wf["jobs"]["plan"]
+    assert plan["permissions"] == {"contents": "read"}
     for key, field in (("COMPONENT", "component"), ("PUSHED_REF", "ref"),
                        ("PUSHED_SHA", "sha")):
-        assert job["env"][key] == f"${{{{ github.event.client_payload.{field} }}}}"
+        assert plan["env"][key] == f"${{{{ github.event.client_payload.{field} }}}}"
     # the payload's shape is checked before anything uses it
-    assert steps(job)[0]["name"] == "Payload shape"
-    names = [s.get("name") for s in steps(job)]
-    run = steps(job)[names.index("inv auto-deploy")]["run"]
-    assert 'args+=(--component "$COMPONENT" --ref "$PUSHED_REF")' in run
-    assert 'inv auto-deploy "${args[@]}"' in run
-    commit = steps(job)[names.index("Commit the lockfiles")]
-    assert names.index("Commit the lockfiles") > names.index("inv auto-deploy")
+    assert steps(plan)[0]["name"] == "Payload shape"
+    assert 'args+=(--component "$COMPONENT" --ref "$PUSHED_REF")' in runs(plan)
+    assert 'inv auto-deploy --dry-run --json "${args[@]}"' in runs(plan)
+    assert plan["outputs"]["environments"] == "${{ steps.moved.outputs.environments }}"
+
+    deploy = wf["jobs"]["deploy"]
+    assert deploy["needs"] == "plan"
+    assert "needs.plan.outputs.environments != '[]'" in deploy["if"]
+    assert "!cancelled()" in deploy["if"] and "inputs.dry_run != true" in deploy["if"]
+    matrix = "${{ fromJSON(needs.plan.outputs.environments) }}"
+    assert deploy["strategy"] == {"fail-fast": False, "matrix": {"environment": matrix}}
+    # the job-level group every deploying workflow uses for the environment
+    assert deploy["concurrency"] == {"group": "ottodeploy-deploy-${{ matrix.environment }}",
+                                     "cancel-in-progress": False}
+    assert deploy["permissions"] == {"contents": "write", "packages": "write"}
+    assert 'inv auto-deploy --env "$ENVIRONMENT"' in runs(deploy)
+    names = [s.get("name") for s in steps(deploy)]
+    commit = steps(deploy)[names.index("Commit the lockfile")]
+    assert names.index("Commit the lockfile") > names.index("inv auto-deploy")
     assert commit["if"] == "${{ !cancelled() }}"
     assert "git add -- lockfiles/" in commit["run"]
     assert 'git push origin "HEAD:refs/heads/$BRANCH"' in commit["run"]
-    assert steps(job)[-1]["if"] == "${{ always() }}"
-    for var in ("SCRATCH_INFRASTRUCTURE", "BETA_INFRASTRUCTURE", "SLACK_WEBHOOK_URL"):
-        assert job["env"][var] == f"${{{{ secrets.{var} }}}}"
+    assert steps(deploy)[-1]["if"] == "${{ always() }}"
+    for env_name in ("scratch", "beta"):   # only the deployed environment's hosts
+        var = f"{env_name.upper()}_INFRASTRUCTURE"
+        assert deploy["env"][var] == (f"${{{{ matrix.environment == '{env_name}' && "
+                                      f"secrets.{var} || '' }}}}")
     # what needs a JVM, docker or the network is skipped under act
-    for step in steps(job):
+    for step in steps(deploy):
         if str(step.get("uses", "")).startswith(("actions/setup-java", "actions/setup-node")) \
                 or step.get("name") in ("sbt", "Log in to ghcr.io"):
             assert step["if"] == "${{ !env.ACT }}", step
