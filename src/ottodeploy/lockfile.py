@@ -58,7 +58,8 @@ def render(lock: Lockfile) -> str:
     if lock.components:
         data["components"] = {n: c.model_dump(exclude_none=True)
                               for n, c in lock.components.items()}
-    for key in ("mode", "tool_version", "manifest_digest", "replay_of", "interrupted", "note"):
+    for key in ("mode", "tool_version", "manifest_digest", "definition_digest", "replay_of",
+                "interrupted", "note"):
         value = getattr(lock, key)
         if value is not None:
             data[key] = value

@@ -21,6 +21,9 @@ The kinds and their fields:
 - ``check``: ``name``, ``url``, ``state`` (waiting | passed | failed), ``message``, ``attempts``
 - ``lockfile``: ``path``, ``status``
 - ``summary``: ``text`` and counts, at the end of a build
+- ``decision``: ``environment``, ``action`` (up-to-date | deploy | skipped | busy),
+  ``reason``, ``lockfile`` — what ``inv auto-deploy`` does with an environment (a deploy
+  that finds the environment locked is followed by a second one saying ``busy``)
 """
 
 from __future__ import annotations

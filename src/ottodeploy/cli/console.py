@@ -20,14 +20,16 @@ from ..redact import redact, secret_values
 
 
 class ConsoleReporter:
-    """Events as the lines ``inv`` has always printed."""
+    """Events as the lines ``inv`` has always printed (all on stderr with ``to_stderr``,
+    for a command whose stdout carries a JSON document)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, to_stderr: bool = False) -> None:
         self._lock = threading.Lock()
         self._secrets = secret_values()  # read once per command, not once per line
+        self._to_stderr = to_stderr
 
     def _out(self, text: str, *, err: bool = False) -> None:
-        stream = sys.stderr if err else sys.stdout
+        stream = sys.stderr if err or self._to_stderr else sys.stdout
         with self._lock:
             stream.write(redact(text, secrets=self._secrets) + "\n")
             stream.flush()
@@ -81,6 +83,8 @@ def render_event(kind: str, f: dict[str, Any]) -> str | None:
                 + ("" if ok else f" ({f.get('message', '')})"))
     if kind == "lockfile":
         return f"== lockfile {f['path']} ({f['status']})"
+    if kind == "decision":
+        return f"{f['environment']}: {f['action']} - {f['reason']}"
     return None
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from ..core.plan import Plan
 from ..core.sources import Resolution
+from ..flows.autodeploy import AutoDeployReport
 from ..flows.bump import Bump
 from ..flows.check import CheckReport
 from ..flows.gc import Collected
@@ -154,4 +155,21 @@ def gc(result: Collected) -> list[str]:
     for digest, size in result.freed:
         lines.append(f"  freed {digest[:19]}  {size} bytes")
     lines.append(f"freed {len(result.freed)} items, {result.bytes_freed} bytes")
+    return lines
+
+
+_DEPLOYED = {"healthy": "deployed", "failed": "deploy FAILED", "dry-run": "would deploy"}
+
+
+def auto_deploy(report: AutoDeployReport) -> list[str]:
+    """One line per environment: what was done, the lockfile, why."""
+    title = "auto-deploy (dry run)" if report.dry_run else "auto-deploy"
+    lines = [f"{title}:"]
+    width = max((len(n) for n in report.environments), default=0)
+    for name, o in report.environments.items():
+        done = o.action if o.action != "deploy" else _DEPLOYED.get(o.status or "", "deploy")
+        where = f" {o.lockfile}" if o.lockfile else ""
+        lines.append(f"  {name.ljust(width)}  {done}{where}: {o.reason}")
+    if not report.environments:
+        lines.append("  no environments")
     return lines

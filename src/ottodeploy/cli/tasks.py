@@ -105,6 +105,35 @@ def deploy(c, env, dry_run=False, jobs=1, all=False, events=False):  # type: ign
                everything=all)
 
 
+@task(iterable=["env"],
+      help={"env": "an environment to follow (repeatable, or comma-separated; named ones are "
+                   "deployed even with auto_deploy off); default: every environment with "
+                   "auto_deploy: true",
+            "component": "with --ref: only environments whose source COMPONENT follows REF "
+                         "(a push that component's repository announced)",
+            "ref": "the branch that moved (refs/heads/ is dropped)",
+            "dry_run": "say what would be deployed and deploy nothing",
+            "json": "print one JSON document (progress goes to stderr)",
+            "events": EVENTS})
+@guarded
+def auto_deploy(c, env=None, component=None, ref=None,  # type: ignore[no-untyped-def]
+                dry_run=False, json=False, events=False):
+    """Deploy the environments whose tracked branches or deploy definition moved."""
+    from ..flows.autodeploy import auto_deploy as follow
+    from ..flows.autodeploy import raise_for
+    from . import render
+    from .console import ConsoleReporter
+
+    reporter = _reporter(events) if events or not json else ConsoleReporter(to_stderr=True)
+    report = follow(_root(c), list(env or []), component=component, ref=ref, dry_run=dry_run,
+                    reporter=reporter)
+    if json:
+        print_json(report.to_json())
+    elif not events:
+        _lines(render.auto_deploy(report))
+    raise_for(report)
+
+
 @task(positional=["env"], help={"events": EVENTS})
 @guarded
 def verify(c, env, events=False):  # type: ignore[no-untyped-def]
@@ -364,7 +393,8 @@ def site(c, out=None, offline=False):  # type: ignore[no-untyped-def]
 
 def collection(default_root: Path) -> Collection:
     """The tasks, with ``default_root`` as the deploy root unless ``OTTODEPLOY_ROOT`` says."""
-    ns = Collection(check, resolve, build, plan, deploy, verify, deploy_lockfile, rollback,
+    ns = Collection(check, resolve, build, plan, deploy, auto_deploy, verify, deploy_lockfile,
+                    rollback,
                     status, diff, promote, promote_lockfile, approve, set_ref, schema, demo,
                     import_, gc,
                     bump, ci_matrix, site)

@@ -460,6 +460,9 @@ class Lockfile(_Model):
     tool_version: Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z.+-]{1,64}$")] | None \
         = None
     manifest_digest: Digest | None = None
+    definition_digest: Digest | None = Field(
+        None, description="sha256 of the environment's deploy definition as deployed "
+                          "(ottodeploy.definition): inv auto-deploy compares it with today's.")
     build_keys: dict[TaskName, BuildKey] = Field(default_factory=dict)
     replay_of: Annotated[str, StringConstraints(pattern=_NO_CONTROL, max_length=255)] | None \
         = None

@@ -35,6 +35,7 @@ from ..core.compat import violations
 from ..core.errors import BuildError, CompatibilityError, DeployError
 from ..core.keys import digest_text
 from ..core.models import LockedArtifact, LockedComponent, Lockfile
+from ..definition import definition_digest
 from ..environment import OpenEnvironment, open_environment
 from ..lockfile import LockedFile, current, new_lockfile, write_new
 from ..reporting import Reporter, note, stage
@@ -143,6 +144,7 @@ def _lockfile(opened: OpenEnvironment, built: Recorded, report: DeployReport,
         artifacts=built.entries, tests=tests, mode=environment.mode,
         manifest_digest=f"sha256:{digest}",
         build_keys={task: spec.key for task, spec in opened.specs.items()},
+        definition_digest=definition_digest(root, environment.name, opened.project.components),
         components={n: c.model_dump(exclude_none=True) for n, c in components.items()},
         replay_of=replay.name if replay else None,
         approval=None if approval is None else {
