@@ -15,9 +15,13 @@ most once:
    cascade is derived from them and cached.
 3. The sources: resolved with one ``git ls-remote`` per repo, in parallel
    (``resolve``), or taken from a lockfile's exact SHAs (``resolution=``), or
-   not at all (``resolve=False``: ``check --offline``). Should a source fail
-   to resolve, the manifests are loaded properly so the error names the file,
-   the key and the line.
+   not at all (``resolve=False``: ``check --offline``), or from the last
+   resolution stored under ``.ottodeploy/<env>/`` (``offline=True``: ``plan
+   --offline``, ``doit`` without a network; ``state.LastResolution``), which
+   every successful resolution here rewrites. Should a source fail to resolve,
+   the manifests are loaded properly so the error names the file, the key and
+   the line; should repos be unreachable, one line says so, and its hint says
+   whether (and how old) a stored resolution can answer offline.
 4. The build keys of every task (``core.keys.plan_tasks``).
 
 The validated manifests (``project``), the compatibility matrix and the host
@@ -33,10 +37,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import __version__, atomicfile
-from .core.errors import OttodeployError
+from .core.errors import OttodeployError, RepoUnreachable, ResolveError
 from .core.keys import StaticCascade, StaticTask, TaskSpec, digest_text, plan_tasks
 from .core.sources import Resolution
 from .root import DeployRoot
+from .state import LastResolution
 
 if TYPE_CHECKING:
     from .core.models import CompatibilityFile
@@ -55,6 +60,7 @@ class OpenEnvironment:
     resolution: Resolution | None = None
     specs: dict[str, TaskSpec] = field(default_factory=dict)
     _project: Project | None = None
+    resolved_at: float | None = None    # when the resolution is a stored one: its time
 
     @property
     def state(self) -> Path:
@@ -146,11 +152,12 @@ def _cached_static(cache_file: Path, digest: str | None) -> StaticCascade | None
 
 def open_environment(root: DeployRoot, name: str, *, resolve: bool = True,
                      resolution: Resolution | None = None, validate: bool = False,
-                     keep_cascade: bool = True) -> OpenEnvironment:
+                     keep_cascade: bool = True, offline: bool = False) -> OpenEnvironment:
     """Open ``name`` (see the module docstring).
 
     ``resolution`` replaces resolving the manifest's refs (a lockfile's exact SHAs);
     ``resolve=False`` opens it without contacting any repo (no keys then);
+    ``offline`` takes the last stored resolution instead of reading the repos;
     ``validate`` loads and validates the manifests even when the cached cascade would do;
     ``keep_cascade=False`` writes nothing under ``.ottodeploy/`` (``check`` changes nothing).
     """
@@ -169,14 +176,41 @@ def open_environment(root: DeployRoot, name: str, *, resolve: bool = True,
     opened = OpenEnvironment(root, name, static, _project=project)
     if resolution is not None:
         return opened.with_resolution(resolution)
+    if offline:
+        return last_resolved(opened)
     if not resolve:
         return opened
     from .resolve import resolve_requests
 
-    resolved, misses = resolve_requests(static.sources, root.cache)
+    last = LastResolution(opened.state)
+    try:
+        resolved, misses = resolve_requests(static.sources, root.cache)
+    except RepoUnreachable as exc:
+        raise exc.with_hint(last.offline_hint(name, static.sources)) from None
     if misses:
         from .resolve import resolve as resolve_project
 
         resolve_project(opened.project)  # raises with file, key and line
         raise OttodeployError("sources changed while resolving; run again")
-    return opened.with_resolution(Resolution(name, resolved))
+    result = Resolution(name, resolved)
+    if keep_cascade:
+        last.save(static.sources, result)
+    return opened.with_resolution(result)
+
+
+def last_resolved(opened: OpenEnvironment) -> OpenEnvironment:
+    """``opened`` with its last stored resolution; refused when there is none for its refs."""
+    import time
+
+    stored = LastResolution(opened.state).load()
+    if stored is None:
+        raise ResolveError(f"{opened.name} has no stored resolution: it was never resolved "
+                           "with its repos reachable",
+                           hint=f"resolve it once online: inv resolve {opened.name}")
+    if not stored.answers(opened.static.sources):
+        raise ResolveError(f"{opened.name}'s last resolution ({stored.when(time.time())}) "
+                           "answered other refs: its manifest changed since",
+                           hint=f"resolve it online again: inv resolve {opened.name}")
+    out = opened.with_resolution(stored.resolution)
+    out.resolved_at = stored.resolved_at
+    return out

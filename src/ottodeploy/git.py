@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from .core.errors import GitError, ProcessFailed, ResolveError, UsageError
+from .core.errors import GitError, ProcessFailed, RepoUnreachable, UsageError
 from .core.versions import best_tag
 from .process import Completed, run
 
@@ -125,10 +125,21 @@ def ls_remote(url: str) -> RemoteRefs:
     try:
         done = git(["ls-remote", url], timeout=LS_REMOTE_TIMEOUT)
     except GitError as exc:
-        raise ResolveError(f"cannot read repo {url}: {exc.message}",
-                           hint="check the address and your access (git credentials, network)") \
-            from None
+        raise RepoUnreachable([url], [unreachable_reason(url, exc.message)]) from None
     return RemoteRefs.parse(url, done.stdout)
+
+
+def unreachable_reason(url: str, output: str) -> str:
+    """git's first ``fatal:`` line about ``url``, without the address (the same for many)."""
+    fatal = [ln.split("fatal:", 1)[1].strip() for ln in output.splitlines() if "fatal:" in ln]
+    if not fatal:
+        lines = [ln.strip(" |") for ln in output.splitlines() if ln.strip(" |")]
+        return lines[-1] if lines else "no answer"
+    reason = fatal[0]
+    for form in (f"unable to access '{url}/': ", f"unable to access '{url}': ", f"'{url}' ",
+                 f"'{url}/' ", url):
+        reason = reason.replace(form, "")
+    return reason.strip() or fatal[0]
 
 
 # --- commits that leave the working tree alone -----------------------------------------------

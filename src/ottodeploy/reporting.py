@@ -7,20 +7,28 @@ reporter: ``cli.console.ConsoleReporter`` renders each event as the line a
 person reads, ``cli.console.JsonLinesReporter`` writes each as one JSON object
 per line, as doit's console and JSON reporters share one interface.
 
-The kinds and their fields:
+The kinds and their fields (``core.events`` holds them as models, from which
+``inv schema`` writes ``schema/events.schema.json``; ``--events`` adds ``event``,
+the kind, and ``at``, the time):
 
-- ``stage``: ``stage``, ``state`` (started | finished | failed | skipped), ``detail``
+- ``stage``: ``stage``, ``state`` (started | finished | failed | skipped |
+  dry-run), ``detail``
 - ``note``: ``text``, a line of narration
 - ``warning``: ``text``
+- ``error``: ``text``, ``task`` (why a task or the build failed); ``exit`` on the
+  last line of a command that fails
 - ``task``: ``task``, ``state`` (started | built | reused | retagged | pulled |
-  verified | released | up-to-date | failed | not-run), ``index``, ``total``,
-  ``seconds``, ``doc``, ``message``
-- ``output``: ``source`` (a task, ``component@host``, ``e2e``), ``line``
+  verified | released | done | up-to-date | failed | ignored), ``index``,
+  ``total``, ``seconds``, ``doc``, ``message``; each task of a build gets
+  exactly one event whose state is not ``started``
+- ``output``: ``source`` (a task, ``component@host``, a component, ``e2e``), ``line``
 - ``step``: ``component``, ``host``, ``address``, ``state`` (started | ok |
   failed | unchanged), ``message``
-- ``check``: ``name``, ``url``, ``state`` (waiting | passed | failed), ``message``, ``attempts``
-- ``lockfile``: ``path``, ``status``
-- ``summary``: ``text`` and counts, at the end of a build
+- ``check``: ``name``, ``url``, ``state`` (waiting | passed | failed), ``message``,
+  ``attempts``
+- ``lockfile``: ``path``, ``status`` (healthy | failed)
+- ``summary``: ``text``, ``counts``, ``failed``, ``not_run``, ``seconds``, at the
+  end of a build
 - ``decision``: ``environment``, ``action`` (up-to-date | deploy | skipped | busy),
   ``reason``, ``lockfile`` — what ``inv auto-deploy`` does with an environment (a deploy
   that finds the environment locked is followed by a second one saying ``busy``)

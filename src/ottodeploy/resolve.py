@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import atomicfile
-from .core.errors import RefNotFound, ResolveError
+from .core.errors import RefNotFound, RepoUnreachable
 from .core.sources import Miss, Resolution, ResolvedSource, SourceRequest
 from .git import AmbiguousRef, RemoteRefs, ls_remote, repo_url
 from .mirror import Mirror
@@ -37,21 +37,20 @@ if TYPE_CHECKING:
 
 
 def read_remotes(urls: Iterable[str]) -> dict[str, RemoteRefs]:
-    """``git ls-remote`` of every address at once; every unreachable repo in one error."""
+    """``git ls-remote`` of every address at once; every unreachable repo in one line."""
     unique = list(dict.fromkeys(urls))
 
-    def one(url: str) -> RemoteRefs | ResolveError:
+    def one(url: str) -> RemoteRefs | RepoUnreachable:
         try:
             return ls_remote(url)
-        except ResolveError as exc:
+        except RepoUnreachable as exc:
             return exc
 
     results = dict(zip(unique, parallel(one, unique), strict=True))
-    failed = [r for r in results.values() if isinstance(r, ResolveError)]
+    failed = [r for r in results.values() if isinstance(r, RepoUnreachable)]
     if failed:
-        if len(failed) == 1:
-            raise failed[0]
-        raise ResolveError("cannot read repos:\n" + "\n".join(f"  {e.message}" for e in failed))
+        raise RepoUnreachable([u for f in failed for u in f.urls],
+                              [r for f in failed for r in f.reasons])
     return {u: r for u, r in results.items() if isinstance(r, RemoteRefs)}
 
 
@@ -103,14 +102,31 @@ def source_requests(project: Project) -> list[SourceRequest]:
     return out
 
 
-def resolve(project: Project, *, cache: Path | None = None) -> Resolution:
-    """Resolve every source of ``project``'s environment (see the module docstring)."""
-    resolved, misses = resolve_requests(source_requests(project), cache or project.root.cache)
+def resolve(project: Project, *, cache: Path | None = None,
+            remember: bool = True) -> Resolution:
+    """Resolve every source of ``project``'s environment (see the module docstring).
+
+    The result is stored as the environment's last resolution (``state.LastResolution``)
+    unless ``remember`` is false; unreachable repos are one error whose hint says what
+    could answer offline.
+    """
+    from .state import LastResolution
+
+    name = project.environment.name
+    requests = source_requests(project)
+    last = LastResolution(project.root.state / name)
+    try:
+        resolved, misses = resolve_requests(requests, cache or project.root.cache)
+    except RepoUnreachable as exc:
+        raise exc.with_hint(last.offline_hint(name, requests)) from None
     if misses:
         doc = project.env_doc
         raise RefNotFound(doc.file, [doc.problem(("sources", m.name, m.field), m.message, m.hint)
                                      for m in misses])
-    return Resolution(project.environment.name, resolved)
+    result = Resolution(name, resolved)
+    if remember:
+        last.save(requests, result)
+    return result
 
 
 def resolve_requests(requests: Iterable[SourceRequest], cache: Path,

@@ -1,9 +1,18 @@
 """The deploy root: the folder holding ``manifests/`` and ``lockfiles/`` (SPEC §2).
 
-By default it is the folder of ``dodo.py`` and ``tasks/``; ``OTTODEPLOY_ROOT``
-overrides it. Every path the tool uses is derived here as an absolute path, so
-nothing depends on the process's working directory. This module is on the
-no-op build path and imports nothing heavy.
+Where a command finds it (SPEC §2, §5a), first match wins:
+
+1. ``--root PATH`` (``ottodeploy``'s own flag), which must hold ``manifests/environments/``;
+2. ``OTTODEPLOY_ROOT``;
+3. the nearest folder holding ``manifests/environments/``, walking up from where the
+   command was started (so ``inv`` or ``ottodeploy`` inside the demo sandbox, or in any
+   subfolder of a deploy repo, works on that root);
+4. the folder of the door that was used (``dodo.py`` and ``tasks/``): ``inv -r`` or
+   ``doit -f`` from outside any deploy root still find their own repo.
+
+Nothing found is bad input naming where the search started. Every path the tool uses is
+derived here as an absolute path, so nothing depends on the process's working directory.
+This module is on the no-op build path and imports nothing heavy.
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ from typing import NamedTuple
 from .core.errors import UsageError
 
 _ENV_NAME = re.compile(r"[a-z][a-z0-9-]*")
+MARKER = Path("manifests") / "environments"
 
 
 class DeployRoot(NamedTuple):
@@ -24,10 +34,32 @@ class DeployRoot(NamedTuple):
     path: Path
 
     @classmethod
-    def locate(cls, default: Path) -> DeployRoot:
-        """``OTTODEPLOY_ROOT`` when set, else ``default`` (the folder of dodo.py and tasks/)."""
+    def locate(cls, default: Path | None, *, explicit: Path | None = None,
+               search_from: Path | None = None) -> DeployRoot:
+        """The root by the module docstring's order.
+
+        ``explicit`` is ``--root``; the upward search runs only when ``search_from`` is
+        given (the command line's working directory); ``default`` is the door's folder.
+        """
+        if explicit is not None:
+            path = explicit.expanduser().resolve()
+            if not (path / MARKER).is_dir():
+                raise UsageError(f"--root {explicit}: {path / MARKER} is not a folder",
+                                 hint="give the folder holding manifests/ and lockfiles/")
+            return cls(path)
         env = os.environ.get("OTTODEPLOY_ROOT")
-        return cls(Path(env).resolve() if env else default.resolve())
+        if env:
+            return cls(Path(env).expanduser().resolve())
+        if search_from is not None:
+            found = enclosing_root(search_from)
+            if found is not None:
+                return cls(found)
+        if default is not None:
+            return cls(default.resolve())
+        raise UsageError(
+            f"not inside a deploy root: no folder from {search_from or Path.cwd()} up holds "
+            f"{MARKER}/",
+            hint="run it inside a deploy repo, or pass --root PATH (or set OTTODEPLOY_ROOT)")
 
     @property
     def manifests(self) -> Path:
@@ -89,6 +121,15 @@ class DeployRoot(NamedTuple):
             return str(path.resolve().relative_to(self.path))
         except ValueError:
             return str(path)
+
+
+def enclosing_root(start: Path) -> Path | None:
+    """The nearest folder from ``start`` up that holds ``manifests/environments/``."""
+    here = start.resolve()
+    for folder in (here, *here.parents):
+        if (folder / MARKER).is_dir():
+            return folder
+    return None
 
 
 def check_env_name(env: str) -> str:

@@ -7,6 +7,12 @@ halfway (doit itself writes its database only at the end of a run) still
 remembers every task that finished. A task is up to date when its record's key
 equals its current key and its outputs are still there.
 
+``resolution.json`` is the last successful resolution of the environment's sources:
+the exact commits and versions, when they were read, and the requests (repo, ref,
+version or sha) they answered. ``plan --offline`` and ``doit`` without a network
+use it, saying how old it is; it is refused when the manifest asks for other refs
+now, as the answer would be to another question.
+
 ``deploy.lock`` is held while a deploy of the environment runs, ``build.lock``
 while anything builds it (a deploy holds both): kernel locks (``locks.hold``)
 that die with their holder, so there is nothing stale to take over.
@@ -15,12 +21,15 @@ that die with their holder, so there is nothing stale to take over.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import time
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import NamedTuple
 
 from . import atomicfile
 from .core.plan import Record
+from .core.sources import Resolution, ResolvedSource, SourceRequest
 from .locks import Holder, hold
 
 
@@ -55,6 +64,67 @@ class Records:
                 if rec is not None:
                     out[rec.task] = rec
         return out
+
+
+# --- the last resolution, for offline answers ------------------------------------------------
+
+
+class StoredResolution(NamedTuple):
+    resolution: Resolution
+    resolved_at: float             # seconds since the epoch
+    requests: list[list[str]]      # [name, url, pin, value] per source, as resolved
+
+    def answers(self, requests: Iterable[SourceRequest]) -> bool:
+        """Whether it was made for exactly these requests (the manifest asks the same)."""
+        return self.requests == _request_rows(requests)
+
+    def when(self, now: float) -> str:
+        """``2026-02-10T14:23:07Z, 3h ago``."""
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.resolved_at))
+        return f"{stamp}, {ago(max(0, int(now - self.resolved_at)))} ago"
+
+
+def _request_rows(requests: Iterable[SourceRequest]) -> list[list[str]]:
+    return [[r.name, r.url, r.pin, r.value] for r in requests]
+
+
+def ago(seconds: int) -> str:
+    """An age as a person says it: ``45s``, ``12m``, ``3h``, ``2d``."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+class LastResolution:
+    """``.ottodeploy/<env>/resolution.json`` (see the module docstring)."""
+
+    def __init__(self, env_state: Path) -> None:
+        self.path = env_state / "resolution.json"
+
+    def save(self, requests: Iterable[SourceRequest], resolution: Resolution) -> None:
+        data = {"environment": resolution.environment, "resolved_at": round(time.time(), 3),
+                "requests": _request_rows(requests),
+                "sources": {n: s.to_json() for n, s in resolution.sources.items()}}
+        atomicfile.write_text(self.path, json.dumps(data, indent=1))
+
+    def offline_hint(self, env: str, requests: Iterable[SourceRequest]) -> str:
+        """What can answer without the repos: the stored resolution and its age, or nothing."""
+        base = "check the network, the address and your git credentials"
+        stored = self.load()
+        if stored is None or not stored.answers(requests):
+            return f"{base} (no stored resolution of {env} answers its refs offline)"
+        return (f"{base}; offline, `inv plan {env} --offline` and `doit list env={env}` use "
+                f"its last resolution ({stored.when(time.time())})")
+
+    def load(self) -> StoredResolution | None:
+        try:
+            data = json.loads(self.path.read_text())
+            sources = {n: ResolvedSource(**s) for n, s in data["sources"].items()}
+            return StoredResolution(Resolution(str(data["environment"]), sources),
+                                    float(data["resolved_at"]), list(data["requests"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
 
 
 # --- the deploy and build locks (kernel locks, see ``locks``) --------------------------------

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..demo import base_dir, stop
+from ..demo import addresses, base_dir, stop
 from ..reporting import Reporter, note
 from ..root import DeployRoot
 
@@ -71,6 +71,9 @@ def run(project: Path, *, reporter: Reporter, keep: bool = False) -> float:
             if keep:
                 say("")
                 say(f"services left running (--keep); sandbox: {base}")
+                for env, service, url in addresses(project):
+                    say(f"   {env:<5} {service:<9} {url}")
+                say(f"look around: cd {Sandbox(base).root} && inv status && doit list env=demo")
                 say("stop them with: inv demo --stop")
             else:
                 stopped = stop(project)

@@ -46,6 +46,10 @@ def resolution(res: Resolution) -> list[str]:
 def plan(result: Plan) -> list[str]:
     n = len(result.to_run)
     lines = [f"plan {result.environment}: {n} of {len(result.tasks)} tasks would run"]
+    if result.offline is not None:
+        lines.insert(0, f"offline: no repo was read; {result.environment}'s last resolution, "
+                        f"made {result.offline.resolved_at} ({age(result.offline.age_seconds)} "
+                        "ago), answers")
     width = max((len(t.task) for t in result.tasks), default=0)
     for t in result.tasks:
         why = "; ".join(t.reasons) if t.run else "up to date"
@@ -67,10 +71,9 @@ def status(data: dict[str, Any]) -> list[str]:
 
 
 def age(seconds: int) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
+    from ..state import ago
+
+    return ago(seconds)
 
 
 def diff(data: dict[str, Any]) -> list[str]:

@@ -1,7 +1,11 @@
 """The invoke collection: each task calls one flow and renders what it returns.
 
-``collection(default_root)`` builds it; ``tasks/__init__.py`` (``inv``) gives
-the deploy repo's folder as the default root. ``OTTODEPLOY_ROOT`` overrides it.
+``collection(door)`` builds it: ``tasks/__init__.py`` (``inv``) gives the deploy
+repo's folder as ``door``, the ``ottodeploy`` console script (``cli.program``) none.
+Each task is a ``cli.command.Command``: ``--help``, required options and the
+environment arguments are handled there, and the deploy root of the run is
+``command.root_of`` (``--root``, ``OTTODEPLOY_ROOT``, the nearest deploy root above
+the working directory, the door's folder).
 """
 
 from __future__ import annotations
@@ -9,15 +13,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from invoke.collection import Collection
-from invoke.tasks import task
 
 from ..reporting import Reporter
 from ..root import DeployRoot
-from . import guarded, print_json, say
+from . import print_json, say
+from .command import command, root_of
 
 
 def _root(c) -> DeployRoot:  # type: ignore[no-untyped-def]
-    return DeployRoot.locate(Path(c.config.ottodeploy.root))
+    return root_of(c)
 
 
 def _reporter(events: bool) -> Reporter:
@@ -31,12 +35,20 @@ def _lines(lines: list[str]) -> None:
         say(line)
 
 
-EVENTS = "print one JSON object per line as things happen (for agents), instead of text"
+EVENTS = ("print one JSON object per line as things happen, instead of text "
+          "(schema/events.schema.json)")
+JSON = "print one JSON document, and nothing else on stdout"
+ENV = "the environment (a file in manifests/environments/)"
+DRY_RUN = "print the plan and touch nothing"
+JOBS = "independent tasks built at once"
+ALLOW_SHA = "pin by sha where a locked commit has no release tag"
+LOCKFILE = "a lockfile: a path, or a file name in lockfiles/"
+ALL = "run every component's deploy step, also those whose deploy fingerprint did not change"
 
 
-@task(positional=["env"], help={"offline": "check files and declared versions only",
-                                "json": "print one JSON document"})
-@guarded
+@command(positional=["env"],
+         help={"env": ENV, "offline": "check files and declared versions only; no repo is read",
+               "json": JSON})
 def check(c, env, offline=False, json=False):  # type: ignore[no-untyped-def]
     """Schema, refs/versions exist, compatibility matrix."""
     from ..flows.check import check as run_check
@@ -51,8 +63,7 @@ def check(c, env, offline=False, json=False):  # type: ignore[no-untyped-def]
     raise_for(report)
 
 
-@task(positional=["env"], help={"json": "print one JSON document"})
-@guarded
+@command(positional=["env"], help={"env": ENV, "json": JSON})
 def resolve(c, env, json=False):  # type: ignore[no-untyped-def]
     """Every source with repo, ref, sha, version."""
     from ..flows.resolve import resolve_env
@@ -65,10 +76,9 @@ def resolve(c, env, json=False):  # type: ignore[no-untyped-def]
         _lines(render.resolution(res))
 
 
-@task(positional=["env"], iterable=["task"],
-      help={"task": "a task to build with what it needs (repeatable; none = all)",
-            "jobs": "independent tasks built at once", "events": EVENTS})
-@guarded
+@command(positional=["env"], iterable=["task"],
+         help={"env": ENV, "task": "a task to build, with what it needs (none: every task)",
+               "jobs": JOBS, "events": EVENTS})
 def build(c, env, task=None, jobs=1, events=False):  # type: ignore[no-untyped-def]
     """Build the cascade (doit underneath): only what changed, and everything below it."""
     from ..flows.build import build as run_build
@@ -76,27 +86,23 @@ def build(c, env, task=None, jobs=1, events=False):  # type: ignore[no-untyped-d
     run_build(_root(c), env, list(task or []), _reporter(events), jobs)
 
 
-@task(positional=["env"], help={"json": "print one JSON document"})
-@guarded
-def plan(c, env, json=False):  # type: ignore[no-untyped-def]
+@command(positional=["env"],
+         help={"env": ENV, "json": JSON,
+               "offline": "read no repo: use the environment's last resolution (says its age)"})
+def plan(c, env, json=False, offline=False):  # type: ignore[no-untyped-def]
     """Which tasks would run, and why, without building."""
     from ..flows.build import plan_env
     from . import render
 
-    result = plan_env(_root(c), env)
+    result = plan_env(_root(c), env, offline=offline)
     if json:
         print_json(result.to_json())
     else:
         _lines(render.plan(result))
 
 
-ALL = "run every component's deploy step, also those whose fingerprint did not change"
-
-
-@task(positional=["env"], help={"dry_run": "print the plan and touch nothing",
-                                "jobs": "independent tasks built at once", "all": ALL,
-                                "events": EVENTS})
-@guarded
+@command(positional=["env"],
+         help={"env": ENV, "dry_run": DRY_RUN, "jobs": JOBS, "all": ALL, "events": EVENTS})
 def deploy(c, env, dry_run=False, jobs=1, all=False, events=False):  # type: ignore[no-untyped-def]
     """check -> build or verify -> deploy -> smoke -> e2e -> lockfile."""
     from ..flows.deploy import deploy as run_deploy
@@ -105,7 +111,7 @@ def deploy(c, env, dry_run=False, jobs=1, all=False, events=False):  # type: ign
                everything=all)
 
 
-@task(iterable=["env"],
+@command(iterable=["env"],
       help={"env": "an environment to follow (repeatable, or comma-separated; named ones are "
                    "deployed even with auto_deploy off); default: every environment with "
                    "auto_deploy: true",
@@ -115,7 +121,6 @@ def deploy(c, env, dry_run=False, jobs=1, all=False, events=False):  # type: ign
             "dry_run": "say what would be deployed and deploy nothing",
             "json": "print one JSON document (progress goes to stderr)",
             "events": EVENTS})
-@guarded
 def auto_deploy(c, env=None, component=None, ref=None,  # type: ignore[no-untyped-def]
                 dry_run=False, json=False, events=False):
     """Deploy the environments whose tracked branches or deploy definition moved."""
@@ -134,8 +139,7 @@ def auto_deploy(c, env=None, component=None, ref=None,  # type: ignore[no-untype
     raise_for(report)
 
 
-@task(positional=["env"], help={"events": EVENTS})
-@guarded
+@command(positional=["env"], help={"env": ENV, "events": EVENTS})
 def verify(c, env, events=False):  # type: ignore[no-untyped-def]
     """Rerun smoke against what is deployed; a failure marks the lockfile failed."""
     from ..flows.verify import verify as run_verify
@@ -143,10 +147,9 @@ def verify(c, env, events=False):  # type: ignore[no-untyped-def]
     run_verify(_root(c), env, reporter=_reporter(events))
 
 
-@task(positional=["lockfile"], help={"env": "refuse unless the lockfile belongs to ENV",
-                                     "dry_run": "print the plan and touch nothing",
-                                     "all": ALL, "events": EVENTS})
-@guarded
+@command(positional=["lockfile"],
+         help={"lockfile": LOCKFILE, "env": "refuse unless the lockfile belongs to ENV",
+               "dry_run": DRY_RUN, "all": ALL, "events": EVENTS})
 def deploy_lockfile(c, lockfile, env=None, dry_run=False, all=False, events=False):  # type: ignore[no-untyped-def]
     """Replay a lockfile exactly (a path, or a file name in lockfiles/)."""
     from ..flows.replay import deploy_lockfile as replay
@@ -155,9 +158,8 @@ def deploy_lockfile(c, lockfile, env=None, dry_run=False, all=False, events=Fals
            everything=all)
 
 
-@task(positional=["env"], help={"dry_run": "print the plan and touch nothing", "all": ALL,
-                                "events": EVENTS})
-@guarded
+@command(positional=["env"],
+         help={"env": ENV, "dry_run": DRY_RUN, "all": ALL, "events": EVENTS})
 def rollback(c, env, dry_run=False, all=False, events=False):  # type: ignore[no-untyped-def]
     """Redeploy ENV's newest healthy lockfile older than the current one."""
     from ..flows.replay import rollback as run_rollback
@@ -165,8 +167,7 @@ def rollback(c, env, dry_run=False, all=False, events=False):  # type: ignore[no
     run_rollback(_root(c), env, reporter=_reporter(events), dry_run=dry_run, everything=all)
 
 
-@task(help={"env": "only this environment", "json": "print one JSON document"})
-@guarded
+@command(help={"env": "only this environment", "json": JSON})
 def status(c, env=None, json=False):  # type: ignore[no-untyped-def]
     """What is deployed where (the newest lockfile of each environment)."""
     from ..flows.status import status as read_status
@@ -179,8 +180,9 @@ def status(c, env=None, json=False):  # type: ignore[no-untyped-def]
         _lines(render.status(data))
 
 
-@task(positional=["env_a", "env_b"], help={"json": "print one JSON document"})
-@guarded
+@command(positional=["env_a", "env_b"],
+         help={"env_a": "one environment", "env_b": "the environment to compare it with",
+               "json": JSON})
 def diff(c, env_a, env_b, json=False):  # type: ignore[no-untyped-def]
     """Per component: same or different between two environments' deployments."""
     from ..flows.diff import diff as run_diff
@@ -193,10 +195,10 @@ def diff(c, env_a, env_b, json=False):  # type: ignore[no-untyped-def]
         _lines(render.diff(data))
 
 
-@task(positional=["from_env", "to_env"],
-      help={"allow_sha": "pin by sha where a locked commit has no release tag",
-            "events": EVENTS})
-@guarded
+@command(positional=["from_env", "to_env"],
+         help={"from_env": "the environment whose newest healthy lockfile is promoted",
+               "to_env": "the environment whose manifest receives it",
+               "allow_sha": ALLOW_SHA, "events": EVENTS})
 def promote(c, from_env, to_env, allow_sha=False, events=False):  # type: ignore[no-untyped-def]
     """FROM's newest healthy lockfile into TO's manifest, on a promotion branch."""
     from ..flows.promote import promote as run_promote
@@ -208,10 +210,9 @@ def promote(c, from_env, to_env, allow_sha=False, events=False):  # type: ignore
         _lines(render.promotion(result))
 
 
-@task(positional=["lockfile", "env"],
-      help={"allow_sha": "pin by sha where a locked commit has no release tag",
-            "events": EVENTS})
-@guarded
+@command(positional=["lockfile", "env"],
+         help={"lockfile": LOCKFILE, "env": "the environment whose manifest receives it",
+               "allow_sha": ALLOW_SHA, "events": EVENTS})
 def promote_lockfile(c, lockfile, env, allow_sha=False, events=False):  # type: ignore[no-untyped-def]
     """A given lockfile into ENV's manifest, on a promotion branch."""
     from ..flows.promote import promote_file
@@ -223,11 +224,11 @@ def promote_lockfile(c, lockfile, env, allow_sha=False, events=False):  # type: 
         _lines(render.promotion(result))
 
 
-@task(positional=["branch"],
-      help={"by": "the approver, 'Name <email>' (required)",
-            "signing_key": "sign with this key (an SSH key file sets gpg.format=ssh); "
-                           "default: your git user.signingkey"})
-@guarded
+@command(positional=["branch"], required=["by"],
+         help={"branch": "the promotion branch to merge (promote/<from>-to-<to>-<stamp>)",
+               "by": "the approver, 'Name <email>'",
+               "signing_key": "sign with this key (an SSH key file sets gpg.format=ssh); "
+                              "default: your git user.signingkey"})
 def approve(c, branch, by=None, signing_key=None):  # type: ignore[no-untyped-def]
     """Merge a promotion branch, signed, with an Approved-by trailer."""
     from ..flows.approve import approve_branch
@@ -235,14 +236,14 @@ def approve(c, branch, by=None, signing_key=None):  # type: ignore[no-untyped-de
     approve_branch(_root(c), branch, by, reporter=_reporter(False), signing_key=signing_key)
 
 
-@task(positional=["env", "component", "ref"],
-      help={"env": "the environment whose manifest changes",
-            "component": "the source to repoint",
-            "ref": "the branch or tag (with --sha: the commit SHA; with --version: the version)",
-            "sha": "REF is a full 40-hex commit SHA: pin sha:",
-            "version": "REF is a released version (v optional): pin version:",
-            "commit": "commit the file, and only it, on the current branch"})
-@guarded
+@command(positional=["env", "component", "ref"],
+         help={"env": "the environment whose manifest changes",
+               "component": "the source to repoint",
+               "ref": "the branch or tag (with --sha: the commit SHA; with --version: the "
+                      "version)",
+               "sha": "REF is a full 40-hex commit SHA: pin sha:",
+               "version": "REF is a released version (v optional): pin version:",
+               "commit": "commit the file, and only it, on the current branch"})
 def set_ref(c, env, component, ref, sha=False, version=False,  # type: ignore[no-untyped-def]
             commit=False):
     """ENV COMPONENT (REF | --sha SHA | --version V): repoint one source, comments kept."""
@@ -253,35 +254,39 @@ def set_ref(c, env, component, ref, sha=False, version=False,  # type: ignore[no
     repoint(_root(c), env, component, kind, value, commit=commit, reporter=_reporter(False))
 
 
-@task(help={"dest": "folder to write the schemas into (default: schema/ of the deploy root)"})
-@guarded
+@command(help={"dest": "folder to write the schemas into (default: schema/ of the deploy root)"})
 def schema(c, dest=None):  # type: ignore[no-untyped-def]
-    """Write the JSON Schemas of the manifest files."""
+    """Write the JSON Schemas of the manifest files and of the --events stream."""
     from ..flows.schema import write_schemas
 
-    for path in write_schemas(Path(dest) if dest else Path(c.config.ottodeploy.root) / "schema"):
+    for path in write_schemas(Path(dest) if dest else _root(c).path / "schema"):
         say(str(path))
 
 
-@task(help={"keep": "leave the demo's services running", "stop": "stop a kept demo's services"})
-@guarded
+@command(help={"keep": "leave the demo's services running and print their addresses",
+               "stop": "stop a kept demo's services"})
 def demo(c, keep=False, stop=False):  # type: ignore[no-untyped-def]
     """The whole flow on a sandbox ecosystem (seven local repos, local services)."""
+    from ..core.errors import UsageError
+    from ..demo import base_dir, project_of
     from ..demo import stop as stop_demo
     from .demo import run as run_demo
 
-    here = Path(c.config.ottodeploy.root)
+    door = c.config.ottodeploy.door
+    here = project_of(Path(door) if door else _root(c).path)
     if stop:
         say("stopped: " + (", ".join(stop_demo(here)) or "nothing was running"))
         return
+    if Path.cwd().resolve().is_relative_to(base_dir(here)):
+        raise UsageError("inv demo makes its sandbox anew, and you are inside it",
+                         hint=f"run it from {here}")
     run_demo(here, reporter=_reporter(False), keep=keep)
 
 
-@task(name="import", positional=["path"],
-      help={"path": "a checkout of the team's deploy repo (the folder holding environments/)",
-            "dry_run": "print the diff and the report; write nothing",
-            "json": "print one JSON document"})
-@guarded
+@command(name="import", positional=["path"],
+         help={"path": "a checkout of the team's deploy repo (the folder holding "
+                       "environments/)",
+               "dry_run": "print the diff and the report; write nothing", "json": JSON})
 def import_(c, path, dry_run=False, json=False):  # type: ignore[no-untyped-def]
     """This tool's manifests from the team's environments, versions.yaml, compatibility.yaml."""
     import sys
@@ -299,9 +304,9 @@ def import_(c, path, dry_run=False, json=False):  # type: ignore[no-untyped-def]
     _lines(render_result(result, dry_run=dry_run))
 
 
-@task(help={"keep": "keep what the newest N lockfiles of every environment reference (default 5)",
-            "json": "print one JSON document"})
-@guarded
+@command(help={"keep": "keep what the newest N lockfiles of every environment reference "
+                       "(default 5)",
+            "json": JSON})
 def gc(c, keep=5, json=False):  # type: ignore[no-untyped-def]
     """Remove from the local store what recent lockfiles and builds do not need."""
     from ..flows.gc import collect
@@ -317,10 +322,9 @@ def gc(c, keep=5, json=False):  # type: ignore[no-untyped-def]
 # --- the release flow ----------------------------------------------------------------------
 
 
-@task(help={"repo": "the repository (default: the deploy repo)",
-            "range": "A..B (default: the newest version tag..HEAD, or every commit)",
-            "json": "print one JSON document"})
-@guarded
+@command(help={"repo": "the repository (default: the deploy repo)",
+               "range": "A..B (default: the newest version tag..HEAD, or every commit)",
+               "json": JSON})
 def lint(c, repo=None, range=None, json=False):  # type: ignore[no-untyped-def]
     """Every commit message in the range follows conventional commits."""
     from ..flows.lint import deploy_repo, lint_range, raise_for_lint
@@ -336,13 +340,12 @@ def lint(c, repo=None, range=None, json=False):  # type: ignore[no-untyped-def]
     raise_for_lint(report)
 
 
-@task(positional=["repo"],
-      help={"repo": "a local path or a URL (fetched into the cache)",
-            "since": "the release tag to count from (default: the newest reachable)",
-            "bump_minor_pre_major": "before 1.0.0 a breaking change bumps the minor",
-            "bump_patch_for_minor_pre_major": "before 1.0.0 a feat bumps the patch",
-            "json": "print one JSON document"})
-@guarded
+@command(positional=["repo"],
+         help={"repo": "a local path or a URL (fetched into the cache)",
+               "since": "the release tag to count from (default: the newest reachable)",
+               "bump_minor_pre_major": "before 1.0.0 a breaking change bumps the minor",
+               "bump_patch_for_minor_pre_major": "before 1.0.0 a feat bumps the patch",
+               "json": JSON})
 def next_version(c, repo, since=None, bump_minor_pre_major=False,  # type: ignore[no-untyped-def]
                  bump_patch_for_minor_pre_major=False, json=False):
     """The next version release-please would cut from REPO (a path or a URL)."""
@@ -359,8 +362,9 @@ def next_version(c, repo, since=None, bump_minor_pre_major=False,  # type: ignor
         _lines(render.next_version(found))
 
 
-@task(positional=["env", "component", "version"])
-@guarded
+@command(positional=["env", "component", "version"],
+         help={"env": "a version environment", "component": "the source to pin",
+               "version": "a released version of it (its tag must exist)"})
 def bump(c, env, component, version):  # type: ignore[no-untyped-def]
     """Pin COMPONENT at VERSION in a version environment, on branch bump/<component>-<version>."""
     from ..flows.bump import bump as run_bump
@@ -369,8 +373,8 @@ def bump(c, env, component, version):  # type: ignore[no-untyped-def]
     _lines(render.bump(run_bump(_root(c), env, component, version, reporter=_reporter(False))))
 
 
-@task(positional=["env"], help={"since": "compare build keys with this lockfile's"})
-@guarded
+@command(positional=["env"],
+         help={"env": ENV, "since": "compare build keys with this lockfile's (" + LOCKFILE + ")"})
 def ci_matrix(c, env, since=None):  # type: ignore[no-untyped-def]
     """The tasks a CI run builds, in waves (always JSON)."""
     from ..flows.cimatrix import ci_matrix as matrix
@@ -378,11 +382,11 @@ def ci_matrix(c, env, since=None):  # type: ignore[no-untyped-def]
     print_json(matrix(_root(c), env, since).to_json())
 
 
-@task(help={"out": "folder to write the site into (default: site/ of the deploy root); "
+
+@command(help={"out": "folder to write the site into (default: site/ of the deploy root); "
                    "replaced whole",
             "offline": "contact no repo: commits only from mirrors already here, the cascade "
                        "from the current lockfiles and the last build records"})
-@guarded
 def site(c, out=None, offline=False):  # type: ignore[no-untyped-def]
     """A static status site: environments, versions, digests, history, cascade, matrix."""
     from ..flows.site import build_site
@@ -390,16 +394,16 @@ def site(c, out=None, offline=False):  # type: ignore[no-untyped-def]
     build_site(_root(c), Path(out).resolve() if out else None, offline=offline,
                reporter=_reporter(False))
 
-
-def collection(default_root: Path) -> Collection:
-    """The tasks, with ``default_root`` as the deploy root unless ``OTTODEPLOY_ROOT`` says."""
-    ns = Collection(check, resolve, build, plan, deploy, auto_deploy, verify, deploy_lockfile,
-                    rollback,
+def collection(door: Path | None, program: str = "inv") -> Collection:
+    """The tasks; ``door`` is the folder of ``tasks/`` (the root when no other is found)."""
+    ns = Collection(check, resolve, build, plan, deploy, verify, deploy_lockfile, rollback,
                     status, diff, promote, promote_lockfile, approve, set_ref, schema, demo,
-                    import_, gc,
-                    bump, ci_matrix, site)
+                    import_, gc, bump, ci_matrix, site, auto_deploy)
     ns.add_collection(Collection("commits", lint))
     ns.add_collection(Collection("release", next_version))
     ns.configure({"run": {"in_stream": False},
-                  "ottodeploy": {"root": str(default_root)}})
+                  "ottodeploy": {"door": str(door) if door else None, "root": None,
+                                 "program": program}})
+    for name in ns.task_names:
+        ns[name].cli_name = name  # help names a task as it is typed: commits.lint
     return ns

@@ -102,6 +102,30 @@ class ResolveError(OttodeployError):
     """A repo that cannot be reached or read (exit 1)."""
 
 
+class RepoUnreachable(ResolveError):
+    """Repos that cannot be read at all (network, address, access), said in one line.
+
+    ``reasons`` are git's own words without the address (``Could not resolve host:
+    github.com``); however many repos failed, and for however many the same reason,
+    the message is one line naming them.
+    """
+
+    def __init__(self, urls: Sequence[str], reasons: Sequence[str], *,
+                 hint: str | None = None) -> None:
+        self.urls = list(urls)
+        self.reasons = list(reasons)
+        names = [u.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git") for u in self.urls]
+        shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+        what = f"repo {self.urls[0]}" if len(self.urls) == 1 else \
+            f"{len(self.urls)} repos ({shown})"
+        why = "; ".join(list(dict.fromkeys(self.reasons))[:3])
+        super().__init__(f"cannot reach {what}: {why}",
+                         hint=hint or "check the network, the address and your git credentials")
+
+    def with_hint(self, hint: str) -> RepoUnreachable:
+        return RepoUnreachable(self.urls, self.reasons, hint=hint)
+
+
 class GitError(OttodeployError):
     """A git command failed; the message says what was run and what it printed."""
 

@@ -56,16 +56,33 @@ class PlannedTask:
 
 
 @dataclass(frozen=True)
+class Offline:
+    """The stored resolution a plan was made from, instead of reading the repos."""
+
+    resolved_at: str      # UTC, ISO 8601
+    age_seconds: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"offline": True, "resolved_at": self.resolved_at,
+                "age_seconds": self.age_seconds}
+
+
+@dataclass(frozen=True)
 class Plan:
     environment: str
     tasks: list[PlannedTask]
+    offline: Offline | None = None
 
     @property
     def to_run(self) -> list[str]:
         return [t.task for t in self.tasks if t.run]
 
     def to_json(self) -> dict[str, Any]:
-        return {"environment": self.environment, "tasks": [t.to_json() for t in self.tasks]}
+        out: dict[str, Any] = {"environment": self.environment,
+                               "tasks": [t.to_json() for t in self.tasks]}
+        if self.offline is not None:
+            out["resolution"] = self.offline.to_json()
+        return out
 
 
 def plan(env: str, specs: Mapping[str, TaskSpec], records: Mapping[str, Record],

@@ -5,7 +5,9 @@ resolves), ``work/<name>`` (clones the demo commits in) and ``deploy/``, a
 deploy root that is itself a git repository, as the real deploy repo is. Its
 environments ``demo`` and ``beta`` use the ``local`` target: their services
 are processes on free loopback ports, chosen when the sandbox is made and
-written into ``ports/<env>.env`` and the smoke checks.
+written into ``ports/<env>.env`` and the smoke checks. It is a full deploy
+root: its own ``dodo.py`` and ``tasks/`` doors make ``doit list env=demo`` and
+``inv status`` work inside it, as in the real deploy repo.
 """
 
 from __future__ import annotations
@@ -202,6 +204,25 @@ print(f"services {version['version']} at {version['commit'][:7]}; cluster of {le
 """
 
 
+# the deploy repo's doors (the project's dodo.py and tasks/__init__.py), for the sandbox
+DODO_DOOR = '''"""doit entry point of the demo sandbox: ``doit list env=demo``."""
+
+from pathlib import Path
+
+from ottodeploy.cli.dodo import dodo_namespace
+
+globals().update(dodo_namespace(Path(__file__).resolve().parent))
+'''
+TASKS_DOOR = '''"""The invoke collection ``ns`` of the demo sandbox (``inv status``)."""
+
+from pathlib import Path
+
+from ottodeploy.cli.tasks import collection
+
+ns = collection(Path(__file__).resolve().parent.parent)
+'''
+
+
 @dataclass(frozen=True)
 class Sandbox:
     base: Path
@@ -276,7 +297,9 @@ def create(base: Path) -> Sandbox:
         "deploy/start-explorer.sh": START_EXPLORER,
         "deploy/e2e.py": E2E,
         "lockfiles/.gitkeep": "",
-        ".gitignore": ".ottodeploy/\nrun/\n",
+        "dodo.py": DODO_DOOR,
+        "tasks/__init__.py": TASKS_DOOR,
+        ".gitignore": ".ottodeploy/\nrun/\n__pycache__/\n",
     }
     purposes = {"demo": "the sandbox's scratch: follows develop",
                 "beta": "receives promotions from demo"}

@@ -4,7 +4,8 @@
 gives (so ``doit`` and ``inv build`` share state and keys): the environment is
 opened once (``environment.open_environment``), its tasks run by
 ``engine.run``. ``plan`` asks the same records and the store what would run and
-why (``core.plan``), and builds nothing.
+why (``core.plan``), and builds nothing; ``plan --offline`` asks them with the
+environment's last stored resolution instead of the repos, and says how old it is.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Mapping
 from .. import engine
 from ..build import Wanted, missing_artifacts
 from ..core.errors import BuildError
-from ..core.plan import Plan, plan
+from ..core.plan import Offline, Plan, plan
 from ..environment import OpenEnvironment, open_environment
 from ..reporting import Reporter, Silent
 from ..root import DeployRoot
@@ -45,5 +46,14 @@ def plan_of(opened: OpenEnvironment, wanted: Mapping[str, Wanted] | None = None)
                 missing_artifacts(ctx, opened.specs.values()), stored)
 
 
-def plan_env(root: DeployRoot, env: str) -> Plan:
-    return plan_of(open_environment(root, env))
+def plan_env(root: DeployRoot, env: str, *, offline: bool = False) -> Plan:
+    opened = open_environment(root, env, offline=offline)
+    result = plan_of(opened)
+    if opened.resolved_at is None:
+        return result
+    import dataclasses
+    import time
+
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(opened.resolved_at))
+    age = max(0, int(time.time() - opened.resolved_at))
+    return dataclasses.replace(result, offline=Offline(stamp, age))

@@ -66,7 +66,7 @@ def check(root: DeployRoot, env: str, *, offline: bool = False) -> CheckReport:
     else:
         from ..resolve import resolve
 
-        report.resolution = resolve(opened.project)
+        report.resolution = resolve(opened.project, remember=False)  # check writes nothing
         report.stages["refs"] = "ok"
         report.details["refs"] = f"{len(report.resolution.sources)} sources resolved"
         versions = report.resolution.versions()

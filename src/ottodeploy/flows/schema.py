@@ -1,4 +1,4 @@
-"""``inv schema``: the JSON Schemas of the files a user writes, from the models.
+"""``inv schema``: the JSON Schemas of the files a user writes and of ``--events``, from the models.
 
 Each schema is its pydantic model's ``model_json_schema(by_alias=True)`` (JSON
 Schema draft 2020-12) with ``$schema``, ``$id`` and a title naming the file it
@@ -9,6 +9,8 @@ must be names (``dict[Name, ...]``) comes out of pydantic as
 ``additionalProperties: false``, as the model refuses such keys. Editors and CI
 can check a manifest's shape with these; what needs several values or files at
 once (cycles, unknown components, refs that exist) is still ``inv check``'s job.
+``events.schema.json`` describes one line of the ``--events`` stream
+(``core.events``): a union of the event kinds, told apart by ``event``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from ..core.events import Event
 from ..core.models import CompatibilityFile, ComponentsFile, Environment, HostsFile, Lockfile
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
@@ -31,6 +34,7 @@ SCHEMAS: dict[str, tuple[type[BaseModel], str]] = {
     "compatibility.schema.json": (CompatibilityFile, "manifests/compatibility.yaml"),
     "lockfile.schema.json": (Lockfile, "lockfiles/<env>-<YYYY-MM-DD-HHMM>[-N].yaml"),
     "hosts.schema.json": (HostsFile, "manifests/hosts.yaml"),
+    "events.schema.json": (Event, "--events: one line of the stream"),
 }
 
 
