@@ -10,7 +10,6 @@ is not built, so its ``build_with`` goes away with the old pin.
 from __future__ import annotations
 
 import io
-import itertools
 import re
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -34,19 +33,19 @@ def _yaml_for(text: str) -> YAML:
 def _indentation(text: str) -> tuple[int, int, int]:
     """Mapping indent, sequence indent and dash offset as the file uses them."""
     mapping = 2
-    lines = text.splitlines()
-    for prev, line in itertools.pairwise(lines):
-        key = re.match(r"^(\s*)[^\s#-][^:]*:\s*(#.*)?$", prev)
-        if not key:
-            continue
+    key_indent: int | None = None     # the last ``key:`` line with nothing after it
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue                  # comments and blank lines between a key and its value
         child = re.match(r"^(\s*)(- )?\S", line)
-        if not child or not line.strip() or line.lstrip().startswith("#"):
-            continue
-        step = len(child.group(1)) - len(key.group(1))
-        if child.group(2) and step >= 0:
-            return mapping, step + 2, step
-        if step > 0 and not child.group(2):
-            mapping = step
+        if key_indent is not None and child:
+            step = len(child.group(1)) - key_indent
+            if child.group(2) and step >= 0:
+                return mapping, step + 2, step
+            if step > 0 and not child.group(2):
+                mapping = step
+        key = re.match(r"^(\s*)[^\s#-][^:]*:\s*(#.*)?$", line)
+        key_indent = len(key.group(1)) if key else None
     return mapping, mapping, 0
 
 
