@@ -1,12 +1,14 @@
 """``inv demo``: the whole flow on a sandbox ecosystem, narrated (SPEC §7).
 
-The story: make seven local repos and a deploy root (``sandbox``); check the
-``demo`` environment; build its cascade; deploy it to local processes and
-smoke-test them, including that the services run the locked commit; write the
-lockfile; commit to an upstream repo (metakit) and show the plan that
-follows; deploy again, rebuilding only metakit and what sits below it;
-promote the healthy lockfile to ``beta`` on a promotion branch, approve it and
-deploy beta; show ``status`` and ``diff``. Every command is the same library
+The story: make seven local repos and a deploy root (``sandbox``) whose ``beta``
+requires approval; check the ``demo`` environment; build its cascade; deploy it
+to local processes (each node on its own port) and smoke-test them, including
+that the services run the locked commit; show the lockfile; a services-only
+commit redeploys services alone; promote demo's healthy lockfile to ``beta``,
+show that deploying it before approval is refused, approve it with a signed
+merge and deploy beta, which builds nothing and ships demo's digests; commit to
+an upstream repo (metakit), show the plan and deploy demo again; show
+``status`` and a ``diff`` with a real difference and its commits. Every command is the same library
 call ``inv`` makes. The processes it started are stopped at the end, also on
 failure or Ctrl-C, unless ``--keep``; a previous run's sandbox and processes
 are cleared first, so it can be run again and again.
@@ -85,6 +87,7 @@ def run(project: Path, *, reporter: Reporter, keep: bool = False) -> float:
 
 
 def _story(sandbox: Sandbox, reporter: Reporter) -> None:
+    from ..core.errors import ApprovalError
     from ..demo.sandbox import commit, create
     from ..flows.approve import approve_branch
     from ..flows.build import build, plan_env
@@ -93,6 +96,7 @@ def _story(sandbox: Sandbox, reporter: Reporter) -> None:
     from ..flows.diff import diff
     from ..flows.promote import promote
     from ..flows.status import status
+    from ..lockfile import read
     from . import render
 
     def say(text: str) -> None:
@@ -108,7 +112,8 @@ def _story(sandbox: Sandbox, reporter: Reporter) -> None:
     for name in ("tessellation", "metakit", "ottochain", "sdk", "services", "explorer",
                  "monitoring"):
         say(f"   {name:<13} {sandbox.base / 'repos' / name}.git")
-    say(f"   deploy root   {root.path}")
+    say(f"   deploy root   {root.path}  (beta requires an approval: manifests/approvers)")
+    key = _approver_key(sandbox, say)
 
     chapter(2, "Check the demo environment: files, refs, compatibility")
     report = check(root, "demo")
@@ -122,41 +127,71 @@ def _story(sandbox: Sandbox, reporter: Reporter) -> None:
 
     chapter(4, "Deploy demo: nothing left to build; deploy, smoke, e2e, lockfile")
     first = deploy(root, "demo", reporter=reporter)
-
-    chapter(5, "Upstream moves: a commit to metakit's main")
-    sha = commit(sandbox.work("metakit"), "fix: tighten snapshot validation",
-                 {"src/Validation.scala": "object Validation\n"}, branch="main")
-    say(f"   metakit main is now {sha[:7]}")
-
-    chapter(6, "Plan: what a build would redo, and why")
-    for line in render.plan(plan_env(root, "demo")):
+    assert first.lockfile is not None
+    say("")
+    say(f"the lockfile names every commit and every artifact by digest ({first.lockfile.name}):")
+    for line in render.lockfile_summary(read(root, first.lockfile).lock):
         say(line)
 
-    chapter(7, "Deploy demo again: only metakit and what sits below it is rebuilt")
+    chapter(5, "A services-only commit: services are rebuilt and redeployed, alone")
+    sha = commit(sandbox.work("services"), "fix: services answer faster",
+                 {"app/README": "faster\n"}, branch="develop")
+    say(f"   services develop is now {sha[:7]}")
     second = deploy(root, "demo", reporter=reporter)
 
-    chapter(8, "Promote demo's newest healthy lockfile to beta, approve it")
+    chapter(6, "Promote demo's newest healthy lockfile to beta")
     promotion = promote(root, "demo", "beta", reporter=reporter)
     for line in render.promotion(promotion):
         say(line)
-    approve_branch(root, promotion.branch, APPROVER, reporter=reporter,
-                   signing_key=_approver_key(sandbox, say))
+    say("")
+    say("beta requires approval; deploying the promotion before it is approved is refused:")
+    try:
+        deploy(root, "beta", reporter=reporter)
+    except ApprovalError as exc:
+        say(f"   refused (exit {exc.exit_code}): {exc.message}")
+    else:
+        raise AssertionError("the demo's beta deployed without an approval")
 
-    chapter(9, "Deploy beta: the promoted SHAs, with beta's own state")
-    deploy(root, "beta", reporter=reporter)
+    chapter(7, "Approve the promotion with a signed merge, and deploy beta")
+    approve_branch(root, promotion.branch, APPROVER, reporter=reporter, signing_key=key)
+    beta = deploy(root, "beta", reporter=reporter)
+    assert beta.lockfile is not None and second.lockfile is not None
+    tested = read(root, second.lockfile).lock
+    shipped = read(root, beta.lockfile).lock
+    same = [t for t, e in shipped.artifacts.items()
+            if not isinstance(e, str) and (d := tested.artifacts.get(t)) is not None
+            and not isinstance(d, str) and d.digest == e.digest]
+    say("")
+    say(f"beta built nothing and ships demo's bytes: {len(same)} of {len(shipped.artifacts)} "
+        f"artifacts in {beta.lockfile.name} carry the digests of {second.lockfile.name}")
+    if shipped.approval is not None:
+        say(f"approved by {shipped.approval.approver} ({shipped.approval.kind} "
+            f"{shipped.approval.commit[:7]})")
 
-    chapter(10, "Status and diff")
+    chapter(8, "Upstream moves: a commit to metakit's main")
+    sha = commit(sandbox.work("metakit"), "fix: tighten snapshot validation",
+                 {"src/Validation.scala": "object Validation\n"}, branch="main")
+    say(f"   metakit main is now {sha[:7]}")
+    say("")
+    for line in render.plan(plan_env(root, "demo")):
+        say(line)
+
+    chapter(9, "Deploy demo again: only metakit and what sits below it is rebuilt")
+    third = deploy(root, "demo", reporter=reporter)
+
+    chapter(10, "Status and diff: demo has moved on, beta runs what was approved")
     for line in render.status(status(root)):
         say(line)
-    for line in render.diff(diff(root, "demo", "beta")):
+    for line in render.diff(diff(root, "beta", "demo")):
         say(line)
-    lockfiles = [p for p in (first.lockfile, second.lockfile) if p is not None]
+    written = [r.lockfile for r in (first, second, beta, third) if r.lockfile is not None]
     say("")
-    say("lockfiles written: " + ", ".join(root.display(p) for p in lockfiles) + ", and beta's")
+    say("lockfiles written: " + ", ".join(root.display(p) for p in written))
 
 
 def _approver_key(sandbox: Sandbox, say: Callable[[str], None]) -> str | None:
-    """The demo approver's SSH signing key, listed in the sandbox's ``manifests/approvers``."""
+    """The demo approver's SSH signing key, listed in the sandbox's ``manifests/approvers``
+    (committed before anything is promoted: the first version is trusted on first use)."""
     from ..demo.sandbox import commit
     from ..process import run
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..core.models import Lockfile
 from ..core.plan import Plan
 from ..core.sources import Resolution
 from ..flows.autodeploy import AutoDeployReport
@@ -175,4 +176,19 @@ def auto_deploy(report: AutoDeployReport) -> list[str]:
         lines.append(f"  {name.ljust(width)}  {done}{where}: {o.reason}")
     if not report.environments:
         lines.append("  no environments")
+    return lines
+
+
+def lockfile_summary(lock: Lockfile) -> list[str]:
+    """A lockfile, abbreviated: its state, commits, digests and what each component did."""
+    lines = [f"   {lock.environment} {lock.status} at {lock.timestamp}"]
+    for name, src in lock.sources.items():
+        lines.append(f"   source    {name:<13} {src.sha[:12]}  {src.version or ''}")
+    for task, entry in lock.artifacts.items():
+        digest = entry if isinstance(entry, str) else entry.digest
+        lines.append(f"   artifact  {task:<21} {digest[:19]}…")
+    for name, component in lock.components.items():
+        done = "deployed" if component.deployed is True else str(component.deployed)
+        lines.append(f"   component {name:<13} {done}")
+    lines.append("   tests     " + ", ".join(f"{k} {v}" for k, v in lock.tests.items()))
     return lines

@@ -27,12 +27,13 @@ def project_of(root: Path) -> Path:
 
 
 def stop(project: Path) -> list[str]:
-    """Stop every process a kept demo left running."""
+    """Stop every process a kept demo left running; names as ``<environment>/<process>``."""
     from . import daemon
     from .sandbox import Sandbox
 
     sandbox = Sandbox(base_dir(project))
-    return [name for run_dir in sandbox.run_dirs() for name in daemon.stop_all(run_dir)]
+    return [f"{run_dir.name}/{name}" for run_dir in sandbox.run_dirs()
+            for name in daemon.stop_all(run_dir)]
 
 
 def addresses(project: Path) -> list[tuple[str, str, str]]:

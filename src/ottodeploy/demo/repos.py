@@ -107,15 +107,33 @@ ThreadingHTTPServer(("127.0.0.1", args.port), Handler).serve_forever()
 '''
 
 NODE_PY = r'''#!/usr/bin/env python3
-"""A metagraph stand-in: /node/info, /cluster/info, POST /cluster/join."""
-import argparse, json
+"""A metagraph node stand-in: /node/info, /cluster/info, POST /cluster/join.
+
+Node 1 (no --join) holds the cluster's members; another node joins node 1 when it
+starts and answers /cluster/info with what node 1 says.
+"""
+import argparse, json, urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--port", type=int, required=True)
+parser.add_argument("--node", default="node1")
+parser.add_argument("--join", default=None)
 parser.add_argument("--version", required=True)
 args = parser.parse_args()
-members = [{"id": "node1", "ip": "127.0.0.1"}]
+members = [{"id": args.node, "ip": "127.0.0.1", "p2pPort": args.port + 1}]
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def call(path, body=None):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(args.join + path, data, {"Content-Type": "application/json"})
+    with opener.open(req, timeout=5) as response:
+        return json.load(response)
+
+
+if args.join:
+    print("joined; cluster size", len(call("/cluster/join", members[0])), flush=True)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -127,14 +145,14 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         if self.path == "/node/info":
-            self.reply({"state": "Ready", "version": args.version, "id": "node1"})
+            self.reply({"state": "Ready", "version": args.version, "id": args.node})
         elif self.path == "/cluster/info":
-            self.reply(members)
+            self.reply(call("/cluster/info") if args.join else members)
         else:
             self.reply({"error": "not found"}, 404)
 
     def do_POST(self):
-        if self.path != "/cluster/join":
+        if self.path != "/cluster/join" or args.join:
             return self.reply({"error": "not found"}, 404)
         peer = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         if peer["id"] not in [m["id"] for m in members]:

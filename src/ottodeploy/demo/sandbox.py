@@ -112,6 +112,7 @@ ENVIRONMENT = """\
 name: {name}
 mode: branch
 auto_deploy: true
+approval_required: {approval}
 
 sources:
   tessellation: {{type: upstream, ref: main}}
@@ -137,8 +138,11 @@ infrastructure:
   services_host: services
 
 smoke:
-  - {{name: node-ready, url: "http://${{host}}:{node}/node/info", json: {{state: Ready}}, timeout: 15}}
-  - {{name: cluster-size, url: "http://${{host}}:{node}/cluster/info", json: {{"#": 3}}, timeout: 15}}
+  # each node answers on its own port, as itself; node 1 sees a cluster of three
+  - {{name: node1-ready, url: "http://127.0.0.1:{node1}/node/info", json: {{state: Ready, id: node1}}, timeout: 15}}
+  - {{name: node2-ready, url: "http://127.0.0.1:{node2}/node/info", json: {{state: Ready, id: node2}}, timeout: 15}}
+  - {{name: node3-ready, url: "http://127.0.0.1:{node3}/node/info", json: {{state: Ready, id: node3}}, timeout: 15}}
+  - {{name: cluster-size, url: "http://127.0.0.1:{node1}/cluster/info", json: {{"#": 3}}, timeout: 15}}
   - {{name: services-health, url: "http://${{services_host}}:{services}/health", json: {{status: ok}}, timeout: 15}}
   # the running services must be the commit this deploy locks
   - name: services-commit
@@ -152,24 +156,19 @@ e2e: {{run: '{py} deploy/e2e.py'}}
 
 DAEMON = '"${OTTO_DEMO_PYTHON:-python3}" -m ottodeploy.demo.daemon start'
 START_NODE = f"""#!/usr/bin/env bash
-# Node 1 starts the metagraph; the others join it (as the real start order does).
+# Node 1 starts the metagraph; the others start on their own ports and join it, as the
+# real start order does. Every node runs the files of the image it is given, by digest.
 set -euo pipefail
 . "ports/$OTTO_ENV.env"
 PY="${{OTTO_DEMO_PYTHON:-python3}}"
-echo "node $OTTO_NODE_INDEX ($OTTO_HOST): $OTTO_IMAGE"
-if [ "$OTTO_NODE_INDEX" = 1 ]; then
-  {DAEMON} metagraph --run-dir "run/$OTTO_ENV" --health "http://127.0.0.1:$NODE_PORT/node/info" \\
-    -- "$PY" "$OTTO_OUT_IMAGE/node.py" --port "$NODE_PORT" --version "$OTTO_VERSION"
-else
-  "$PY" - "$NODE_PORT" "$OTTO_HOST" <<'JOIN'
-import json, sys, urllib.request
-port, name = sys.argv[1], sys.argv[2]
-body = json.dumps({{"id": name, "ip": "127.0.0.1", "p2pPort": int(port) + 1}}).encode()
-req = urllib.request.Request(f"http://127.0.0.1:{{port}}/cluster/join", body,
-                             {{"Content-Type": "application/json"}})
-print("joined; cluster size", len(json.load(urllib.request.urlopen(req, timeout=5))))
-JOIN
-fi
+PORT_VAR="NODE${{OTTO_NODE_INDEX}}_PORT"
+PORT="${{!PORT_VAR}}"
+echo "node $OTTO_NODE_INDEX ($OTTO_HOST) on port $PORT: $OTTO_IMAGE"
+JOIN=()
+if [ "$OTTO_NODE_INDEX" != 1 ]; then JOIN=(--join "http://127.0.0.1:$NODE1_PORT"); fi
+{DAEMON} "$OTTO_HOST" --run-dir "run/$OTTO_ENV" --health "http://127.0.0.1:$PORT/node/info" \\
+  -- "$PY" "$OTTO_OUT_IMAGE/node.py" --port "$PORT" --node "$OTTO_HOST" \\
+  --version "$OTTO_VERSION" "${{JOIN[@]}}"
 """
 
 START_SERVICES = f"""#!/usr/bin/env bash
@@ -198,7 +197,7 @@ env_file = f"ports/{os.environ['OTTO_ENV']}.env"
 ports = dict(line.split("=", 1) for line in open(env_file).read().split())
 version = json.load(urllib.request.urlopen(f"http://127.0.0.1:{ports['SERVICES_PORT']}/version"))
 assert version["commit"] == os.environ["OTTO_SERVICES_SHA"], version
-cluster = json.load(urllib.request.urlopen(f"http://127.0.0.1:{ports['NODE_PORT']}/cluster/info"))
+cluster = json.load(urllib.request.urlopen(f"http://127.0.0.1:{ports['NODE1_PORT']}/cluster/info"))
 assert len(cluster) == 3, cluster
 print(f"services {version['version']} at {version['commit'][:7]}; cluster of {len(cluster)}")
 """
@@ -287,7 +286,8 @@ def create(base: Path) -> Sandbox:
     sandbox = Sandbox(base)
     for name in REPOS:
         _repo(sandbox, name)
-    ports = {env: {"NODE_PORT": free_port(), "SERVICES_PORT": free_port(),
+    ports = {env: {"NODE1_PORT": free_port(), "NODE2_PORT": free_port(),
+                   "NODE3_PORT": free_port(), "SERVICES_PORT": free_port(),
                    "EXPLORER_PORT": free_port()} for env in ("demo", "beta")}
     files = {
         "manifests/components.yaml": COMPONENTS,
@@ -306,8 +306,9 @@ def create(base: Path) -> Sandbox:
     for env, p in ports.items():
         files[f"ports/{env}.env"] = "".join(f"{k}={v}\n" for k, v in p.items())
         files[f"manifests/environments/{env}.yaml"] = ENVIRONMENT.format(
-            name=env, purpose=purposes[env], node=p["NODE_PORT"], services=p["SERVICES_PORT"],
-            explorer=p["EXPLORER_PORT"], py=PY)
+            name=env, purpose=purposes[env], node1=p["NODE1_PORT"], node2=p["NODE2_PORT"],
+            node3=p["NODE3_PORT"], services=p["SERVICES_PORT"], explorer=p["EXPLORER_PORT"],
+            py=PY, approval="true" if env == "beta" else "false")
     _write(sandbox.root, files)
     git(["init", "--quiet", "--initial-branch=main", str(sandbox.root)], env=IDENTITY)
     commit(sandbox.root, "chore: the demo deploy repo")
