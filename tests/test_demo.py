@@ -68,9 +68,15 @@ def test_the_demo_tells_the_whole_story_and_cleans_up(
     assert re.search(r"ottochain\s+differs .*the same commit, other bytes", out)
 
     lockfiles = {p.name: yaml.safe_load(p.read_text()) for p in root.lockfiles.glob("*.yaml")}
+
+    def written(name: str) -> tuple[str, int]:  # two deploys within one minute: -2, -3, ...
+        counter = re.search(r"-\d{4}-\d\d-\d\d-\d{4}(?:-(\d+))?\.yaml$", name)
+        assert counter, name
+        return str(lockfiles[name]["timestamp"]), int(counter.group(1) or 1)
+
     by_env: dict[str, list[dict[str, Any]]] = {}
-    for lock in sorted(lockfiles.values(), key=lambda lock: str(lock["timestamp"])):
-        by_env.setdefault(str(lock["environment"]), []).append(lock)
+    for name in sorted(lockfiles, key=written):
+        by_env.setdefault(str(lockfiles[name]["environment"]), []).append(lockfiles[name])
     assert len(by_env["demo"]) == 3 and len(by_env["beta"]) == 1
     assert all(lock["status"] == "healthy" for lock in lockfiles.values())
     # beta runs exactly what the promoted demo lockfile locked: sources and bytes
