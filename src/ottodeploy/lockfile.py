@@ -59,7 +59,7 @@ def render(lock: Lockfile) -> str:
         data["components"] = {n: c.model_dump(exclude_none=True)
                               for n, c in lock.components.items()}
     for key in ("mode", "tool_version", "manifest_digest", "definition_digest", "replay_of",
-                "interrupted", "note"):
+                "carried_from", "interrupted", "note"):
         value = getattr(lock, key)
         if value is not None:
             data[key] = value

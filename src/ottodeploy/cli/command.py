@@ -204,8 +204,11 @@ def _rows(rows: list[tuple[str, str]], width: int) -> list[str]:
     return out
 
 
+_META = {"only": "COMPONENT"}   # an option whose value is not named after the option
+
+
 def _meta(arg: Argument) -> str:
-    return str(arg.name).upper()
+    return _META.get(str(arg.name), str(arg.name).upper())
 
 
 def _flag(arg: Argument) -> str:

@@ -101,14 +101,17 @@ def plan(c, env, json=False, offline=False):  # type: ignore[no-untyped-def]
         _lines(render.plan(result))
 
 
-@command(positional=["env"],
-         help={"env": ENV, "dry_run": DRY_RUN, "jobs": JOBS, "all": ALL, "events": EVENTS})
-def deploy(c, env, dry_run=False, jobs=1, all=False, events=False):  # type: ignore[no-untyped-def]
+@command(positional=["env"], iterable=["only"],
+         help={"env": ENV, "dry_run": DRY_RUN, "jobs": JOBS, "all": ALL, "events": EVENTS,
+               "only": "deploy only this component (or several, comma-separated); the "
+                       "others are carried over from the current healthy lockfile"})
+def deploy(c, env, dry_run=False, jobs=1, all=False, only=None,  # type: ignore[no-untyped-def]
+           events=False):
     """check -> build or verify -> deploy -> smoke -> e2e -> lockfile."""
     from ..flows.deploy import deploy as run_deploy
 
     run_deploy(_root(c), env, reporter=_reporter(events), dry_run=dry_run, jobs=jobs,
-               everything=all)
+               everything=all, only=list(only or []))
 
 
 @command(iterable=["env"],

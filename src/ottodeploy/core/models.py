@@ -466,6 +466,9 @@ class Lockfile(_Model):
     build_keys: dict[TaskName, BuildKey] = Field(default_factory=dict)
     replay_of: Annotated[str, StringConstraints(pattern=_NO_CONTROL, max_length=255)] | None \
         = None
+    carried_from: Annotated[str, StringConstraints(pattern=_NO_CONTROL, max_length=255)] | None \
+        = Field(None, description="deploy --only: the lockfile the components it did not name "
+                                  "were carried over from.")
     note: Annotated[str, StringConstraints(max_length=20_000)] | None = None
     components: dict[Name, LockedComponent] = Field(default_factory=dict)
     approval: LockedApproval | None = None

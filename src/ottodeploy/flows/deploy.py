@@ -19,13 +19,18 @@
    the deploy works from those digests only.
 5. deploy, smoke, e2e (``flows.stages``): components whose deploy fingerprint
    did not change since the newest lockfile are left as they are (``--all``
-   redeploys them); smoke and e2e always run in full.
+   redeploys them); smoke and e2e always run in full. ``--only`` deploys the
+   named components and carries the rest over from the current lockfile
+   (``flows.subset``).
 6. lockfile: written whenever the deploy stage was reached: ``healthy`` only
    when deploy, smoke and e2e passed, else ``failed`` (and exit 1); it names
    every artifact by digest and every component as deployed or unchanged.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from .. import engine
 from ..artifacts import Recorded, recorded
@@ -34,14 +39,14 @@ from ..core.approvals import Approval
 from ..core.compat import violations
 from ..core.errors import BuildError, CompatibilityError, DeployError
 from ..core.keys import digest_text
-from ..core.models import LockedArtifact, LockedComponent, Lockfile
+from ..core.models import LockedArtifact, Lockfile
 from ..definition import definition_digest
 from ..environment import OpenEnvironment, open_environment
 from ..lockfile import LockedFile, current, new_lockfile, write_new
 from ..reporting import Reporter, note, stage
 from ..root import DeployRoot
 from ..state import build_lock, env_lock
-from . import stages
+from . import stages, subset
 from .stages import DeployReport
 
 __all__ = ["DeployReport", "deploy"]
@@ -49,7 +54,7 @@ __all__ = ["DeployReport", "deploy"]
 
 def deploy(root: DeployRoot, env: str, *, reporter: Reporter, dry_run: bool = False,
            replay: LockedFile | None = None, jobs: int = 1,
-           everything: bool = False) -> DeployReport:
+           everything: bool = False, only: Sequence[str] = ()) -> DeployReport:
     from ..approval import require_approval
     from ..notify import notify
     from ..resolve import resolve, resolve_locked
@@ -57,26 +62,37 @@ def deploy(root: DeployRoot, env: str, *, reporter: Reporter, dry_run: bool = Fa
     stage(reporter, "check", env)
     opened = open_environment(root, env, validate=True, resolve=False)
     project = opened.project
+    carried = None
+    if only:
+        only = subset.named(opened, only)
+        carried = subset.carried_lockfile(root, opened.name)
     approval = None
     if project.environment.approval_required:  # before any repo is read for a replay
-        approval = require_approval(project, replay=replay, say=lambda t: note(reporter, t))
+        approval = require_approval(project, replay=replay or carried,
+                                    say=lambda t: note(reporter, t))
     resolution = resolve_locked(project, replay) if replay else resolve(project)
+    if carried is not None:
+        resolution = subset.mixed(resolution, carried.lock, only)
+        note(reporter, f"   deploying {', '.join(only)}; the rest as {carried.name} has it")
     opened = opened.with_resolution(resolution)
     found = violations(opened.compatibility, resolution.versions())
     if found:
         raise CompatibilityError([str(v) for v in found])
     steps = stages.plan_steps(opened)  # a host the manifest lacks is bad input, found here
+    if only:
+        steps = [step for step in steps if step[0] in only]
     if not dry_run:
         stages.require_secrets(opened, steps)
     note(reporter, f"   {len(resolution.sources)} sources resolved, compatibility ok")
     if dry_run:
-        stages.dry_run(opened, steps, reporter, _wanted(opened, replay))
+        stages.dry_run(opened, steps, reporter, _wanted(opened, replay or carried))
         return DeployReport(opened.name, status="dry-run")
 
     with env_lock(opened.state, f"deploy {opened.name}"), \
             build_lock(opened.state, f"deploy {opened.name}"):
         notify(root, "deploy-started", env=opened.name, versions=resolution.versions())
-        built = _build(opened, replay, reporter, jobs)
+        built = _build(opened, replay or carried, reporter, jobs,
+                       subset.tasks(opened, only) if only else [])
         if built.not_reproduced and project.environment.approval_required:
             notify(root, "deploy-failed", env=opened.name, detail="not reproduced")
             raise DeployError(
@@ -90,7 +106,8 @@ def deploy(root: DeployRoot, env: str, *, reporter: Reporter, dry_run: bool = Fa
         if stages.run_steps(opened, steps, built, previous, report, reporter,
                             everything=everything):
             stages.run_tests(opened, report, reporter)
-        lock = _lockfile(opened, built, report, replay, approval)
+        lock = _lockfile(opened, built, report, replay, approval,
+                         subset.lockfile_fields(opened, carried, built, only) if carried else {})
         report.lockfile = write_new(root, lock)
         reporter.emit("lockfile", path=root.display(report.lockfile), status=report.status)
         event = "deploy-succeeded" if report.status == "healthy" else "deploy-failed"
@@ -103,18 +120,19 @@ def deploy(root: DeployRoot, env: str, *, reporter: Reporter, dry_run: bool = Fa
 
 
 def _build(opened: OpenEnvironment, replay: LockedFile | None, reporter: Reporter,
-           jobs: int) -> Recorded:
-    """The cascade built (or verified), and the digests it left, read once."""
+           jobs: int, tasks: list[str]) -> Recorded:
+    """The cascade (or ``tasks`` and what they need) built or verified; its digests, read once."""
     from ..notify import notify
 
     mode = "build" if opened.project.environment.mode == "branch" else "verify released images"
     stage(reporter, mode)
-    run = engine.run(opened, [], reporter, jobs, wanted=_wanted(opened, replay))
+    run = engine.run(opened, tasks, reporter, jobs, wanted=_wanted(opened, replay))
     if run.code != 0:
         notify(opened.root, "deploy-failed", env=opened.name, detail="build failed")
         raise BuildError(f"build of {opened.name} failed; nothing was deployed and no "
                          "lockfile written")
-    return recorded(engine.context(run), opened.specs.values())
+    built = opened.project.graph.upstream(tasks) if tasks else opened.specs
+    return recorded(engine.context(run), [opened.specs[t] for t in built])
 
 
 def _wanted(opened: OpenEnvironment, replay: LockedFile | None) -> dict[str, Wanted]:
@@ -128,7 +146,8 @@ def _wanted(opened: OpenEnvironment, replay: LockedFile | None) -> dict[str, Wan
 
 
 def _lockfile(opened: OpenEnvironment, built: Recorded, report: DeployReport,
-              replay: LockedFile | None, approval: Approval | None) -> Lockfile:
+              replay: LockedFile | None, approval: Approval | None,
+              carried: Mapping[str, Any]) -> Lockfile:
     tests = {"deploy": "passed" if all(s.ok for s in report.steps) else "failed",
              "smoke": report.smoke.status if report.smoke else "skipped",
              "e2e": report.e2e}
@@ -136,16 +155,18 @@ def _lockfile(opened: OpenEnvironment, built: Recorded, report: DeployReport,
     digest = digest_text(root.components_file.read_bytes(), opened.file.read_bytes())
     environment = opened.project.environment
     assert opened.resolution is not None
-    components: dict[str, LockedComponent] = report.components
+    components = {**carried.get("components", {}),
+                  **{n: c.model_dump(exclude_none=True) for n, c in report.components.items()}}
     return new_lockfile(
         environment=environment.name, status=report.status,
         sources={n: {"repo": s.repo, "ref": s.ref, "sha": s.sha, "version": s.version,
                      "pinned_by": s.pin} for n, s in opened.resolution.sources.items()},
-        artifacts=built.entries, tests=tests, mode=environment.mode,
+        artifacts=carried.get("artifacts", built.entries), tests=tests, mode=environment.mode,
         manifest_digest=f"sha256:{digest}",
-        build_keys={task: spec.key for task, spec in opened.specs.items()},
+        build_keys=carried.get("build_keys",
+                               {task: spec.key for task, spec in opened.specs.items()}),
         definition_digest=definition_digest(root, environment.name, opened.project.components),
-        components={n: c.model_dump(exclude_none=True) for n, c in components.items()},
+        components=components, carried_from=carried.get("carried_from"),
         replay_of=replay.name if replay else None,
         approval=None if approval is None else {
             "commit": approval.commit, "kind": approval.kind, "approver": approval.approver,
