@@ -17,6 +17,13 @@
 5. smoke and e2e, only when everything before passed.
 6. lockfile: written whenever the deploy stage was reached: ``healthy`` only
    when deploy, smoke and e2e passed, else ``failed`` (and exit 1).
+
+The record is never lost (SPEC §6a): ``lockfiles/`` must be writable before
+anything is locked; should writing fail anyway, the lockfile is kept under
+``.ottodeploy/<env>/`` and printed in full (exit 1). SIGINT or SIGTERM during
+the deploy stage stops the running step's process group (``interrupts``) and
+writes a ``failed`` lockfile with ``interrupted`` and the stage it cut short
+(``deploy``, ``smoke`` or ``e2e`` in ``tests``); before it, nothing is written.
 """
 
 from __future__ import annotations
@@ -24,18 +31,26 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from .. import engine
+from .. import engine, interrupts
 from ..core.approvals import Approval
 from ..core.compat import violations
-from ..core.errors import BadInput, BuildError, CompatibilityError, DeployError
+from ..core.errors import (
+    BadInput,
+    BuildError,
+    CompatibilityError,
+    DeployError,
+    Interrupted,
+    RecordError,
+)
 from ..core.keys import digest_text
 from ..core.models import Lockfile
 from ..core.sources import Resolution
 from ..core.variables import deploy_variables, var_name
 from ..environment import OpenEnvironment, open_environment
 from ..inventory import Host, Inventory, host_variables
-from ..lockfile import LockedFile, new_lockfile, write_new
+from ..lockfile import LockedFile, new_lockfile, require_writable, write_new_or_keep
 from ..reporting import Reporter, note, output_to, stage
 from ..root import DeployRoot
 from ..smoke import SmokeResult, run_checks
@@ -76,6 +91,7 @@ def deploy(root: DeployRoot, env: str, *, reporter: Reporter, dry_run: bool = Fa
     steps = _steps_plan(opened)  # a host the manifest lacks is bad input, found here
     if not dry_run:
         _require_secrets(opened, steps)
+        require_writable(root)  # SPEC §6a: the record can be written, before anything runs
     note(reporter, f"   {len(resolution.sources)} sources resolved, compatibility ok")
     if dry_run:
         _dry_run(opened, steps, reporter)
@@ -90,16 +106,30 @@ def deploy(root: DeployRoot, env: str, *, reporter: Reporter, dry_run: bool = Fa
             notify(root, "deploy-failed", env=opened.name, detail="build failed")
             raise BuildError(f"build of {opened.name} failed; nothing was deployed and no "
                              "lockfile written")
-        report = _deploy_and_test(opened, steps, reporter)
-        lock = _lockfile(opened, resolution, report, replay, approval)
-        report.lockfile = write_new(root, lock)
-        reporter.emit("lockfile", path=root.display(report.lockfile), status=report.status)
-        event = "deploy-succeeded" if report.status == "healthy" else "deploy-failed"
-        notify(root, event, env=opened.name, versions=resolution.versions(),
-               detail=report.problem or report.lockfile.name)
+        # --- SPEC §6a: the deploy stage ends in a record, also when a signal stops it
+        report = DeployReport(opened.name)
+        with interrupts.deferred():
+            stop = interrupts.attempt(lambda: _deploy_and_test(opened, steps, reporter, report))
+            stopped = _interrupted(report, len(steps), bool(project.environment.smoke), stop)
+            lock = _lockfile(opened, resolution, report, replay, approval).model_copy(
+                update=stopped)
+            written = write_new_or_keep(root, lock)
+            report.lockfile = written.path
+            reporter.emit("lockfile", path=written.shown(root), status=report.status)
+            event = "deploy-succeeded" if report.status == "healthy" else "deploy-failed"
+            notify(root, event, env=opened.name, versions=resolution.versions(),
+                   detail=report.problem or written.name)
+            if stop is not None:
+                raise stop.with_detail(f"deploy of {opened.name} {report.problem}; "
+                                       + written.where(root), extra=written.in_full())
+            if written.problem:
+                raise RecordError(f"deploy of {opened.name} {report.status}"
+                                  + (f" ({report.problem})" if report.problem else "")
+                                  + f", but {written.where(root)}\n{written.in_full()}")
+        # ---
     if report.status != "healthy":
         raise DeployError(f"deploy of {opened.name} failed: {report.problem}",
-                          hint=f"lockfile {root.display(report.lockfile)} records it as failed")
+                          hint=f"lockfile {written.shown(root)} records it as failed")
     return report
 
 
@@ -171,7 +201,7 @@ def exact_images(opened: OpenEnvironment) -> dict[str, str]:
 
 
 def _deploy_and_test(opened: OpenEnvironment, steps: list[PlannedStep],
-                     reporter: Reporter) -> DeployReport:
+                     reporter: Reporter, report: DeployReport) -> DeployReport:
     from ..remote import Remote, config_for, run_once
 
     root = opened.root
@@ -179,7 +209,6 @@ def _deploy_and_test(opened: OpenEnvironment, steps: list[PlannedStep],
     hosts = opened.hosts
     resolution = opened.resolution
     assert resolution is not None
-    report = DeployReport(env.name)
     target: LocalTarget | SshTarget
     if env.infrastructure.target == "local":
         target = LocalTarget(root.path, dict(os.environ))
@@ -214,7 +243,7 @@ def _deploy_and_test(opened: OpenEnvironment, steps: list[PlannedStep],
     if env.smoke:
         stage(reporter, "smoke", f"({len(env.smoke)} checks)")
         report.smoke = run_checks(env.smoke, values, hosts,
-                                  Remote.for_environment(env.infrastructure, hosts))
+                                  Remote.for_environment(env.infrastructure, hosts), reporter)
         for r in report.smoke.results:
             reporter.emit("check", name=r.name, url=r.url,
                           state="passed" if r.ok else "failed",
@@ -279,3 +308,30 @@ def _lockfile(opened: OpenEnvironment, resolution: Resolution, report: DeployRep
             "commit": approval.commit, "kind": approval.kind, "approver": approval.approver,
             "detail": approval.detail},
         note=report.problem or None)
+
+
+# --- SPEC §6a: what an interrupted deploy stage records ---------------------------------------
+
+
+def _interrupted(report: DeployReport, planned: int, smoke: bool,
+                 stop: Interrupted | None) -> dict[str, Any]:
+    """What a lockfile of a deploy stage ``stop`` cut short says beyond ``_lockfile``'s.
+
+    The report becomes failed, naming the stage (``deploy``, ``smoke`` or ``e2e``) the
+    signal stopped, which is ``interrupted`` in ``tests``; None: nothing to add.
+    """
+    if stop is None:
+        return {}
+    if len(report.steps) < planned or not all(s.ok for s in report.steps):
+        stage_name = "deploy"
+        tests = {"deploy": "interrupted", "smoke": "skipped", "e2e": "skipped"}
+    elif smoke and report.smoke is None:
+        stage_name = "smoke"
+        tests = {"deploy": "passed", "smoke": "interrupted", "e2e": "skipped"}
+    else:
+        stage_name = "e2e"
+        tests = {"deploy": "passed", "smoke": report.smoke.status if report.smoke else "skipped",
+                 "e2e": "interrupted"}
+    report.status = "failed"
+    report.problem = f"stopped by {stop.signal} during the {stage_name} stage"
+    return {"tests": tests, "interrupted": stop.signal}
