@@ -175,12 +175,6 @@ def _kill_group(proc: subprocess.Popen[str] | subprocess.Popen[bytes]) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
 
 
-def _text(data: str | bytes | None) -> str:
-    if data is None:
-        return ""
-    return data.decode("utf-8", "replace") if isinstance(data, bytes) else data
-
-
 def pid_running(pid: int) -> bool:
     """Whether process ``pid`` runs on this machine (a zombie, dead but unreaped, does not)."""
     try:
