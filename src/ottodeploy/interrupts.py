@@ -8,7 +8,8 @@ it). While it is active:
    (``core.errors``) is raised in the main thread, where Python runs signal
    handlers, at whatever point it was: ``with`` blocks and ``finally`` clauses
    release the locks as for any error. Later signals are only noted: the stop is
-   under way.
+   under way. A signal the kernel hands to another thread is passed on to the main
+   thread (``_forwarding``), so a main thread asleep on a lock still wakes.
 2. Every child is ``tracked`` while it runs (``process`` starts them all through
    it). A child whose owner sees an exception, or that ends after the signal, is
    stopped by its owner (``Child.stop``): SIGTERM, then, for whatever of its group
@@ -20,6 +21,8 @@ it). While it is active:
    (killing what is left at the deadline), puts the previous handlers back, and
    makes sure the command ends in ``Interrupted`` whatever error the stop caused on
    its way (a killed step is a failed step, but the exit status is the signal's).
+   ``requested()`` stays true until the next command starts, so a worker thread that
+   could not be joined (one being started as the signal came) still stops.
 
 ``deferred()`` marks a stretch that must not be cut, such as writing the record of
 an interrupted deploy: a signal inside it is recorded and raised when it ends.
@@ -262,6 +265,48 @@ def _finish() -> None:
 
 
 @contextlib.contextmanager
+def _forwarding() -> Iterator[None]:
+    """Pass a signal the kernel gave another thread on to the main thread.
+
+    Python runs a handler in the main thread, once that thread runs: a SIGTERM the
+    kernel delivers to a worker thread while the main thread sleeps on a lock (doit's
+    result queue) would wait until a recipe ends by itself. So the byte the C-level
+    handler writes to the wakeup fd is read by a watcher thread, which sends the signal
+    to the main thread itself (once: its wait is then interrupted and the handler runs).
+    """
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    previous = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+    main = threading.main_thread().ident
+    assert main is not None
+
+    def watch() -> None:
+        forwarded = False
+        while True:
+            try:
+                data = os.read(read_fd, 64)
+            except OSError:
+                return
+            if not data:
+                return  # the write end is closed: the command is over
+            wanted = [b for b in data if b in _NAMES]
+            if wanted and not forwarded and _state.signal is None:
+                forwarded = True
+                with contextlib.suppress(OSError):
+                    signal.pthread_kill(main, wanted[0])
+
+    watcher = threading.Thread(target=watch, name="signal-forwarder", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        signal.set_wakeup_fd(previous)
+        os.close(write_fd)
+        watcher.join(timeout=5)
+        os.close(read_fd)
+
+
+@contextlib.contextmanager
 def stoppable(what: str) -> Iterator[None]:
     """SIGINT and SIGTERM stop the block as the module doc says; ``what`` names the command."""
     if _state.active or not _main_thread():
@@ -270,22 +315,25 @@ def stoppable(what: str) -> Iterator[None]:
     _state.reset(active=True)
     previous = {s: signal.signal(s, _handle) for s in _NAMES}
     try:
-        try:
-            yield
-        except Interrupted as stop:
-            _finish()
-            if stop.detail:
-                raise
-            raise stop.with_detail(f"{what} stopped") from None
-        except BaseException as exc:
-            if _state.signal is None:
-                raise
-            _finish()
-            raise Interrupted(_state.signal, f"{what} stopped") from exc
-        if _state.signal is not None:
-            _finish()
-            raise Interrupted(_state.signal, f"{what} stopped")
+        with _forwarding():
+            try:
+                yield
+            except Interrupted as stop:
+                _finish()
+                if stop.detail:
+                    raise
+                raise stop.with_detail(f"{what} stopped") from None
+            except BaseException as exc:
+                if _state.signal is None:
+                    raise
+                _finish()
+                raise Interrupted(_state.signal, f"{what} stopped") from exc
+            if _state.signal is not None:
+                _finish()
+                raise Interrupted(_state.signal, f"{what} stopped")
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        _state.reset(active=False)
+        # ``signal`` stays set until the next command: a worker thread the command could not
+        # join (one started just as the signal came) still sees ``requested()`` and ends
+        _state.active = False
