@@ -53,7 +53,7 @@ from ..inventory import Host, Inventory, host_variables
 from ..lockfile import LockedFile, new_lockfile, require_writable, write_new_or_keep
 from ..reporting import Reporter, note, output_to, stage
 from ..root import DeployRoot
-from ..smoke import SmokeResult, run_checks
+from ..smoke import SmokeResult, expand, run_checks
 from ..state import build_lock, env_lock
 from ..targets import LocalTarget, SshTarget, Step, StepResult, secrets_for
 
@@ -89,6 +89,9 @@ def deploy(root: DeployRoot, env: str, *, reporter: Reporter, dry_run: bool = Fa
     if found:
         raise CompatibilityError([str(v) for v in found])
     steps = _steps_plan(opened)  # a host the manifest lacks is bad input, found here
+    # so is a smoke URL that is no http(s) URL once filled in
+    expand(project.environment.smoke, {n: s.fields() for n, s in resolution.sources.items()},
+           opened.hosts)
     if not dry_run:
         _require_secrets(opened, steps)
         require_writable(root)  # SPEC §6a: the record can be written, before anything runs
