@@ -393,7 +393,9 @@ def test_verify_passes_quietly_and_a_failure_marks_the_lockfile_failed(
     ok = run_inv("verify", "scratch")
     assert ok.code == 0, ok.output
     assert "verify: 5 checks passed" in ok.stdout
-    assert path.read_bytes() == before
+    passed = read_lock(path)     # SPEC §6a: a pass is recorded too, nothing else changes
+    assert [v["result"] for v in passed.pop("verifications")] == ["passed"]
+    assert passed == yaml.safe_load(before)
 
     server.mode = "wrong"
     bad = run_inv("verify", "scratch")

@@ -29,6 +29,7 @@ from .core.keys import TaskSpec
 from .environment import OpenEnvironment
 from .redact import redact
 from .reporting import Reporter
+from .statefiles import doit_database
 
 
 @dataclass
@@ -114,6 +115,7 @@ def namespace(run: BuildRun) -> dict[str, Any]:
     tasks = list(doit_tasks(run))
     state = run.opened.state
     state.mkdir(parents=True, exist_ok=True)
+    doit_database(state / "doit.json")  # SPEC §6a: a corrupt one is set aside, not fatal
     config = {"backend": "json", "dep_file": str(state / "doit.json"), "verbosity": 2,
               "par_type": "thread", "reporter": _reporter_class(run)}
 

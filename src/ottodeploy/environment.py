@@ -12,7 +12,8 @@ most once:
    ``.ottodeploy/<env>/cascade.json`` holds the cascade for that digest it is
    used as it is, so a no-op build never validates the manifests again.
    Otherwise the manifests are loaded and validated (``manifests``) and the
-   cascade is derived from them and cached.
+   cascade is derived from them and cached (a corrupt cache is set aside with
+   a warning, ``statefiles``).
 3. The sources: resolved with one ``git ls-remote`` per repo, in parallel
    (``resolve``), or taken from a lockfile's exact SHAs (``resolution=``), or
    not at all (``resolve=False``: ``check --offline``), or from the last
@@ -139,15 +140,19 @@ def static_cascade(project: Project, digest: str) -> StaticCascade:
 
 
 def _cached_static(cache_file: Path, digest: str | None) -> StaticCascade | None:
-    if digest is None:
+    """The cached cascade for ``digest``; a corrupt cache is set aside and made again."""
+    from .statefiles import clear_way, read_json, set_aside
+
+    clear_way(cache_file)
+    data = read_json(cache_file, lambda d: isinstance(d, dict) and isinstance(d.get("digest"), str),
+                     "a cached cascade (a mapping with a digest)")
+    if digest is None or data is None or data.get("digest") != digest:
         return None
     try:
-        data = json.loads(cache_file.read_text())
-        if data.get("digest") == digest:
-            return StaticCascade.from_json(data)
-    except (OSError, ValueError, KeyError, TypeError):
-        pass  # missing or unreadable: made again below (and rewritten)
-    return None
+        return StaticCascade.from_json(data)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        set_aside(cache_file, f"not a cached cascade: {type(exc).__name__} {exc}")
+        return None
 
 
 def open_environment(root: DeployRoot, name: str, *, resolve: bool = True,

@@ -8,13 +8,24 @@ every lockfile, keep those whose ``environment`` matches, and order them by
 ``timestamp`` (then by modification time for two in one second). A lockfile's
 status can only be taken back (healthy -> failed, by ``inv verify``), never
 forward.
+
+The record is never lost (SPEC §6a). ``require_writable`` proves, before a
+deploy starts, that a file can be created, written, synced and removed in
+``lockfiles/``. Should the write fail anyway (disk full, read-only, permissions),
+``write_new_or_keep`` keeps the lockfile at ``.ottodeploy/<env>/unwritten-lockfile.yaml``
+(an older one there is renamed, not replaced) and its text goes with the error,
+so it is printed in full. A lockfile that cannot be read is skipped by
+``history`` with a warning naming it and its problem: the commands that read
+many lockfiles go on with the others, while ``read`` (one file asked for) fails.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import re
+import tempfile
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,11 +33,13 @@ from typing import Any
 import yaml
 
 from . import __version__, atomicfile
-from .core.errors import UsageError
-from .core.models import Lockfile
+from .core.errors import ManifestError, OttodeployError, RecordError, UsageError
+from .core.models import Lockfile, Verification
 from .root import DeployRoot
 
 _NAME = re.compile(r"[a-z][a-z0-9-]*-\d{4}-\d\d-\d\d-\d{4}(-\d+)?\.yaml")
+UNWRITTEN = "unwritten-lockfile.yaml"
+log = logging.getLogger("ottodeploy.lockfile")
 
 
 @dataclass(frozen=True)
@@ -85,6 +98,71 @@ def write_new(root: DeployRoot, lock: Lockfile) -> Path:
     raise UsageError(f"too many lockfiles for {lock.environment} in minute {minute}")
 
 
+@dataclass(frozen=True)
+class Written:
+    """Where a new lockfile went: ``lockfiles/``, or (``problem`` says why not) the fallback."""
+
+    path: Path | None          # None: nowhere but in ``text``
+    text: str
+    problem: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.path.name if self.path else "(not written)"
+
+    def shown(self, root: DeployRoot) -> str:
+        return root.display(self.path) if self.path else "(not written)"
+
+    def where(self, root: DeployRoot) -> str:
+        """How the record of the deploy can be found, said in a few words."""
+        if not self.problem:
+            return f"{self.shown(root)} records it"
+        kept = f"it was kept at {self.shown(root)}" if self.path else "nor could it be kept"
+        return (f"its lockfile could not be written in {root.display(root.lockfiles)}/ "
+                f"({self.problem}); {kept}, and here it is in full")
+
+    def in_full(self) -> str:
+        """The lockfile's text when it is not where it belongs, else nothing."""
+        return self.text.rstrip("\n") if self.problem else ""
+
+
+def write_new_or_keep(root: DeployRoot, lock: Lockfile) -> Written:
+    """``write_new``; when that fails, the lockfile kept under ``.ottodeploy/<env>/``."""
+    text = render(lock)
+    try:
+        return Written(write_new(root, lock), text)
+    except OSError as exc:
+        problem = exc.strerror or str(exc)
+    fallback = root.state / lock.environment / UNWRITTEN
+    try:
+        if fallback.is_file():  # an earlier lost record stays, under its own name
+            fallback.replace(fallback.with_name(
+                f"unwritten-lockfile-{fallback.stat().st_mtime_ns}.yaml"))
+        atomicfile.write_text(fallback, text)
+    except OSError:
+        return Written(None, text, problem)
+    return Written(fallback, text, problem)
+
+
+def require_writable(root: DeployRoot) -> None:
+    """``RecordError`` unless a lockfile-sized file can be made and removed in ``lockfiles/``."""
+    folder = root.lockfiles
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".writable-", suffix=".tmp", dir=folder)
+        try:
+            os.write(fd, b"# probe: can a lockfile be written here?\n" * 100)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+            Path(probe).unlink()
+    except OSError as exc:
+        raise RecordError(
+            f"{root.display(folder)}/ is not writable ({exc.strerror or exc}): the record of "
+            "this deploy could not be kept, so nothing was deployed",
+            hint="make it writable, with room for a few kilobytes, and deploy again") from None
+
+
 def replace(path: Path, lock: Lockfile) -> None:
     atomicfile.write_text(path, render(lock))
 
@@ -113,14 +191,35 @@ def locate(root: DeployRoot, name: str) -> Path:
 
 
 def history(root: DeployRoot, env: str | None = None) -> list[LockedFile]:
-    """Every lockfile (of ``env``), oldest first, ordered by timestamp."""
+    """Every readable lockfile (of ``env``), oldest first, ordered by timestamp.
+
+    One that cannot be read is left out, with a warning naming it and its problem.
+    """
     out = []
     if root.lockfiles.is_dir():
         for path in root.lockfiles.glob("*.yaml"):
-            locked = read(root, path)
+            try:
+                locked = read(root, path)
+                mtime = path.stat().st_mtime_ns
+            except (OttodeployError, OSError, UnicodeError) as exc:
+                _skipped(root, path, exc)
+                continue
             if env is None or locked.lock.environment == env:
-                out.append(locked)
-    return sorted(out, key=lambda f: (f.lock.timestamp, f.path.stat().st_mtime_ns, f.name))
+                out.append((locked, mtime))
+    return [f for f, _ in sorted(out, key=lambda p: (p[0].lock.timestamp, p[1], p[0].name))]
+
+
+def _skipped(root: DeployRoot, path: Path, exc: BaseException) -> None:
+    if isinstance(exc, ManifestError):
+        problem = exc.problems[0].render(None)
+        if len(exc.problems) > 1:
+            problem += f" (and {len(exc.problems) - 1} more)"
+    elif isinstance(exc, OSError):
+        problem = exc.strerror or str(exc)
+    else:
+        problem = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    log.warning("skipped %s, which cannot be read: %s", root.display(path), problem,
+                extra={"once": True})
 
 
 def current(root: DeployRoot, env: str) -> LockedFile | None:
@@ -137,11 +236,27 @@ def newest_healthy(root: DeployRoot, env: str, before: LockedFile | None = None)
     return healthy[-1] if healthy else None
 
 
-def mark_failed(locked: LockedFile, tests: Mapping[str, str], note: str) -> LockedFile:
-    lock = locked.lock.model_copy(update={"status": "failed",
-                                          "tests": {**locked.lock.tests, **tests},
-                                          "note": note})
-    replace(locked.path, lock)
+def add_verification(locked: LockedFile, verification: Verification) -> LockedFile:
+    """``locked`` with ``verification`` appended, rewritten in place (atomically).
+
+    A failed verification also takes the healthy mark back: ``status: failed``, ``smoke``
+    and ``verify`` failed in ``tests``, the reason in ``note``. ``RecordError`` (with the
+    lockfile in full) when the file cannot be rewritten.
+    """
+    update: dict[str, Any] = {"verifications": [*locked.lock.verifications, verification]}
+    if verification.result == "failed":
+        update |= {"status": "failed",
+                   "tests": {**locked.lock.tests, "smoke": "failed", "verify": "failed"},
+                   "note": f"verify at {verification.at}: {verification.reason}"}
+    lock = locked.lock.model_copy(update=update)
+    try:
+        replace(locked.path, lock)
+    except OSError as exc:
+        raise RecordError(f"{locked.name} could not be rewritten with this verification "
+                          f"({exc.strerror or exc}); here it is in full\n"
+                          + render(lock).rstrip("\n"),
+                          hint="make lockfiles/ writable and put this text in its place") \
+            from None
     return LockedFile(locked.path, lock)
 
 

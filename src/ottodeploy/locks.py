@@ -47,7 +47,10 @@ class Holder(NamedTuple):
 
 
 def _open(path: Path) -> int:
+    from .statefiles import clear_way
+
     path.parent.mkdir(parents=True, exist_ok=True)
+    clear_way(path)  # a folder in its place holds no lock: set aside, not fatal (SPEC §6a)
     flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
         return os.open(path, flags, 0o644)

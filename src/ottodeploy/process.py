@@ -5,6 +5,9 @@ Every subprocess the tool starts goes through ``run`` (output captured) or
 lists, never a shell string built from manifest values; the command is logged
 as ``cwd$ cmd``; a failure becomes a ``ProcessFailed`` that says what was run,
 where, its exit status and the tail of what it printed, with secrets redacted.
+Every child is tracked by ``interrupts`` while it runs, so SIGINT and SIGTERM stop
+it (its process group, for ``stream`` and ``passthrough``) and nothing outlives the
+command; an exception while one runs kills its group.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import NamedTuple, TypeVar
 
+from . import interrupts
 from .core.errors import OttodeployError, ProcessFailed
 from .redact import redact
 
@@ -63,21 +67,23 @@ def run(args: Sequence[str], *, cwd: Path | None = None, env: Mapping[str, str] 
     """Run ``args`` to completion with output captured."""
     log.debug("%s", redact(describe(args, cwd)))
     try:
-        proc = subprocess.run(
-            list(args), cwd=cwd, env=_env(env), capture_output=True, text=True,
-            timeout=timeout, check=False, input=input_text,
-            stdin=None if input_text is not None else subprocess.DEVNULL,
-            encoding="utf-8", errors="replace",
-        )
-    except subprocess.TimeoutExpired as exc:
-        out = _text(exc.stderr) or _text(exc.stdout)
-        raise failed(args, cwd, None, out, what=what) from None
+        with interrupts.tracked(lambda: subprocess.Popen(
+                list(args), cwd=cwd, env=_env(env), stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, text=True, encoding="utf-8", errors="replace",
+                stdin=subprocess.PIPE if input_text is not None else subprocess.DEVNULL,
+        ), group=False) as proc:
+            try:
+                stdout, stderr = proc.communicate(input_text, timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                stdout, stderr = proc.communicate()
+                raise failed(args, cwd, None, stderr or stdout, what=what) from None
     except FileNotFoundError:
         raise OttodeployError(f"{args[0]}: command not found (needed for {describe(args, cwd)})") \
             from None
-    done = Completed(tuple(args), proc.returncode, proc.stdout, proc.stderr)
+    done = Completed(tuple(args), proc.returncode, stdout, stderr)
     if check and proc.returncode != 0:
-        raise failed(args, cwd, proc.returncode, proc.stderr or proc.stdout, what=what)
+        raise failed(args, cwd, proc.returncode, stderr or stdout, what=what)
     return done
 
 
@@ -92,14 +98,21 @@ def stream(args: Sequence[str], *, cwd: Path, env: Mapping[str, str] | None,
     log.debug("%s", redact(describe(args, cwd)))
     tail: list[str] = []
     try:
-        proc = subprocess.Popen(
-            list(args), cwd=cwd, env=_env(env), stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL if input_text is None else subprocess.PIPE, text=True,
-            encoding="utf-8", errors="replace", start_new_session=True,
-        )
+        with interrupts.tracked(lambda: subprocess.Popen(
+                list(args), cwd=cwd, env=_env(env), stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL if input_text is None else subprocess.PIPE, text=True,
+                encoding="utf-8", errors="replace", start_new_session=True,
+        ), group=True) as proc:
+            code, fired = _follow(proc, on_line, tail, timeout, input_text)
     except FileNotFoundError:
         raise OttodeployError(f"{args[0]}: command not found") from None
+    return (None if fired else code), "\n".join(tail)
+
+
+def _follow(proc: subprocess.Popen[str], on_line: Callable[[str], None], tail: list[str],
+            timeout: float | None, input_text: str | None) -> tuple[int, bool]:
+    """Pass ``proc``'s lines on until it ends; its status and whether the timeout killed it."""
     if input_text is not None:
         threading.Thread(target=_feed, args=(proc, input_text), daemon=True).start()
     fired = threading.Event()
@@ -121,15 +134,10 @@ def stream(args: Sequence[str], *, cwd: Path, env: Mapping[str, str] | None,
             tail.append(line)
             if len(tail) > _TAIL_LINES:
                 del tail[0]
-        code = proc.wait()
-    except BaseException:
-        _kill_group(proc)
-        proc.wait()
-        raise
+        return proc.wait(), fired.is_set()
     finally:
         if timer is not None:
             timer.cancel()
-    return (None if fired.is_set() else code), "\n".join(tail)
 
 
 def _feed(proc: subprocess.Popen[str], text: str) -> None:
@@ -149,32 +157,22 @@ def passthrough(args: Sequence[str], *, stdin: bool = False,
     """
     log.debug("%s", redact(describe(args)))
     try:
-        proc = subprocess.Popen(list(args), env=_env(env),
-                                stdin=None if stdin else subprocess.DEVNULL,
-                                start_new_session=True)
+        with interrupts.tracked(lambda: subprocess.Popen(
+                list(args), env=_env(env), stdin=None if stdin else subprocess.DEVNULL,
+                start_new_session=True), group=True) as proc:
+            try:
+                return proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                _kill_group(proc)
+                proc.wait()
+                return 124
     except FileNotFoundError:
         return 127
-    try:
-        return proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        _kill_group(proc)
-        proc.wait()
-        return 124
-    except BaseException:
-        _kill_group(proc)
-        proc.wait()
-        raise
 
 
 def _kill_group(proc: subprocess.Popen[str] | subprocess.Popen[bytes]) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
-
-
-def _text(data: str | bytes | None) -> str:
-    if data is None:
-        return ""
-    return data.decode("utf-8", "replace") if isinstance(data, bytes) else data
 
 
 def pid_running(pid: int) -> bool:

@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .core.errors import Interrupted
 from .inventory import Host, Inventory
 from .process import passthrough
 from .redact import redact, secret_values
@@ -243,11 +244,17 @@ def run(argv: Sequence[str], environ: Mapping[str, str]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from .interrupts import stoppable
+
     try:
-        return run(sys.argv[1:] if argv is None else argv, os.environ)
+        with stoppable("otto-remote"):  # a stopped deploy step stops the ssh it started
+            return run(sys.argv[1:] if argv is None else argv, os.environ)
     except UsageProblem as exc:
         print(f"otto-remote: {exc}", file=sys.stderr)
         return 2
+    except Interrupted as stop:
+        print(f"otto-remote: {stop.line}", file=sys.stderr)
+        return stop.exit_code
 
 
 if __name__ == "__main__":

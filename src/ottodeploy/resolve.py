@@ -58,11 +58,12 @@ class VersionCache:
     """Branch-build versions by (repo, SHA, tag digest), in ``cache/versions.json``."""
 
     def __init__(self, cache: Path) -> None:
+        from .statefiles import clear_way, read_json
+
         self.path = cache / "versions.json"
-        try:
-            self.data: dict[str, dict[str, str]] = json.loads(self.path.read_text())
-        except (OSError, ValueError):
-            self.data = {}
+        clear_way(self.path)
+        self.data: dict[str, dict[str, str]] = read_json(
+            self.path, _is_version_cache, "a version cache") or {}
         self.dirty = False
 
     def get(self, url: str, sha: str, tags: str) -> str | None:
@@ -77,6 +78,13 @@ class VersionCache:
         if self.dirty:
             atomicfile.write_text(self.path, json.dumps(self.data, indent=0, sort_keys=True))
             self.dirty = False
+
+
+def _is_version_cache(data: object) -> bool:
+    """``{"<url> <sha>": {"tags": str, "version": str}}``, as ``VersionCache`` writes it."""
+    return isinstance(data, dict) and all(
+        isinstance(v, dict) and isinstance(v.get("tags"), str)
+        and isinstance(v.get("version"), str) for v in data.values())
 
 
 def strip_v(text: str) -> str:

@@ -7,6 +7,7 @@ interpolate the deployed sources (``${services.sha}``) and host addresses
 (``${services_host}``, and ``${host.private}``/``${services_host.private}``
 for the private ones); a check whose URL names ``${host}`` (or whose ``on`` is
 ``nodes``) runs once per node.
+A URL must still be an http(s) URL with a host once filled in (bad input otherwise).
 Every check is retried until its ``timeout`` passes, each request with a short
 timeout of its own; all checks run at once, so a deploy waits for the slowest
 check, not the sum of them.
@@ -29,18 +30,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .core.errors import HttpError
+from . import interrupts
+from .core.errors import BadInput, HttpError
 from .core.interpolate import render
-from .core.models import SmokeCheck
+from .core.models import SmokeCheck, http_url_problem
 from .http import HttpClient
 from .inventory import Host, Inventory
 from .process import parallel
+from .reporting import Reporter
 
 if TYPE_CHECKING:
     from .remote import Remote
 
 REQUEST_TIMEOUT = 5.0
 RETRY_PAUSE = 0.5
+WAITING_AFTER = 5.0     # a check still failing this long is reported as waiting ...
+WAITING_EVERY = 5.0     # ... and again this often
 _STATUS_MARK = "\n--otto-status:"
 
 
@@ -102,6 +107,11 @@ def expand(checks: list[SmokeCheck], values: Mapping[str, Mapping[str, str]],
             if host is not None:
                 names = {**plain, "host": host.address, "host.private": host.private}
             url = render(check.url, values, names)
+            problem = http_url_problem(url)
+            if problem:
+                raise BadInput(f"smoke[{i}].url: {check.url!r} is {url!r} once filled in, which "
+                               f"{problem}",
+                               hint="the addresses and values it names must make an http(s) URL")
             expected = {path: render(v, values, names) if isinstance(v, str) else v
                         for path, v in check.json_.items()}
             label = check.name or f"smoke[{i}]"
@@ -205,15 +215,23 @@ def _attempt(http: HttpClient, request: Request, timeout: float,
 
 
 def run_checks(checks: list[SmokeCheck], values: Mapping[str, Mapping[str, str]],
-               hosts: Inventory, remote: Remote | None = None) -> SmokeResult:
-    """Run every check; ``remote`` (the environment's target) makes the ``via: ssh`` ones."""
+               hosts: Inventory, remote: Remote | None = None,
+               reporter: Reporter | None = None) -> SmokeResult:
+    """Run every check; ``remote`` (the environment's target) makes the ``via: ssh`` ones.
+
+    A check still failing ``WAITING_AFTER`` seconds in is reported to ``reporter`` as a
+    ``check`` event with ``state: waiting`` and its last problem, again every
+    ``WAITING_EVERY`` seconds. After SIGINT/SIGTERM (``interrupts``) no check tries again.
+    """
     concrete = expand(checks, values, hosts)
 
     def one(request: Request) -> CheckResult:
         name, url = request.name, request.url
         if request.via_host:
             url = f"{url} (on {request.via_host})"
-        deadline = time.monotonic() + request.check.timeout
+        started = time.monotonic()
+        deadline = started + request.check.timeout
+        tell = started + WAITING_AFTER
         attempts = 0
         with HttpClient() as http:
             while True:
@@ -221,8 +239,13 @@ def run_checks(checks: list[SmokeCheck], values: Mapping[str, Mapping[str, str]]
                 problem = _attempt(http, request, deadline - time.monotonic(), remote)
                 if problem is None:
                     return CheckResult(name, url, True, "ok", attempts)
-                if time.monotonic() + RETRY_PAUSE >= deadline:
+                now = time.monotonic()
+                if now + RETRY_PAUSE >= deadline or interrupts.requested():
                     return CheckResult(name, url, False, problem, attempts)
+                if reporter is not None and now >= tell:
+                    reporter.emit("check", name=name, url=url, state="waiting",
+                                  message=problem, attempts=attempts)
+                    tell = now + WAITING_EVERY
                 time.sleep(RETRY_PAUSE)
 
     return SmokeResult(parallel(one, concrete))

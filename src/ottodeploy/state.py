@@ -5,7 +5,9 @@ inputs that made the key, the outputs it left and the image it produced. A
 record is written atomically the moment its task succeeds, so a run killed
 halfway (doit itself writes its database only at the end of a run) still
 remembers every task that finished. A task is up to date when its record's key
-equals its current key and its outputs are still there.
+equals its current key and its outputs are still there. A record that cannot
+be read (not JSON, the wrong fields or types, a folder) is set aside with a
+warning (``statefiles``) and the task counts as never built.
 
 ``resolution.json`` is the last successful resolution of the environment's sources:
 the exact commits and versions, when they were read, and the requests (repo, ref,
@@ -25,12 +27,13 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from . import atomicfile
 from .core.plan import Record
 from .core.sources import Resolution, ResolvedSource, SourceRequest
 from .locks import Holder, hold
+from .statefiles import clear_way, read_json, set_aside
 
 
 class Records:
@@ -43,13 +46,20 @@ class Records:
         return self.folder / f"{task}.json"
 
     def get(self, task: str) -> Record | None:
+        """The task's record; None when it has none, or had a corrupt one (set aside)."""
+        path = self.path(task)
+        data = read_json(path, _is_record, "a task record")
+        if data is None:
+            return None
         try:
-            data = json.loads(self.path(task).read_text())
             return Record(**data)
-        except (OSError, ValueError, TypeError):
+        except TypeError as exc:
+            set_aside(path, f"not a task record: {exc}")
             return None
 
     def put(self, record: Record) -> None:
+        clear_way(self.folder, folder=True)
+        clear_way(self.path(record.task))
         atomicfile.write_text(self.path(record.task), json.dumps(record._asdict(), indent=1))
 
     def drop(self, task: str) -> None:
@@ -58,12 +68,29 @@ class Records:
 
     def all(self) -> dict[str, Record]:
         out = {}
+        clear_way(self.folder, folder=True)
         if self.folder.is_dir():
             for p in sorted(self.folder.glob("*.json")):
                 rec = self.get(p.stem)
                 if rec is not None:
                     out[rec.task] = rec
         return out
+
+
+_RECORD_TYPES: dict[str, tuple[type, ...]] = {
+    "task": (str,), "key": (str,), "inputs": (dict,), "outputs": (list,),
+    "image_ref": (str, type(None)), "digest": (str, type(None)), "finished": (int, float),
+    "duration": (int, float), "how": (str,), "extra": (dict,)}
+
+
+def _is_record(data: Any) -> bool:
+    """A mapping holding ``task`` and ``key``, each known field of its type."""
+    if not isinstance(data, dict) or not {"task", "key"} <= data.keys():
+        return False
+    for name, kinds in _RECORD_TYPES.items():
+        if name in data and not isinstance(data[name], kinds):
+            return False
+    return all(isinstance(o, str) for o in data.get("outputs", []))
 
 
 # --- the last resolution, for offline answers ------------------------------------------------

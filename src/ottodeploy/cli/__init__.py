@@ -3,7 +3,8 @@
 It renders what the flows return (``cli.render``), picks the reporter for
 their progress (``cli.console``), and is the one place where an error becomes
 an exit status: ``guarded`` (invoke tasks) and ``cli.dodo`` (doit) turn an
-``OttodeployError`` into its code and a one-paragraph message on stderr. Below
+``OttodeployError`` into its code and a one-paragraph message on stderr (and a
+signal into ``Interrupted``'s one line, exit 130 or 143). Below
 it nothing exits and nothing prints a traceback for bad input.
 """
 
@@ -17,7 +18,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
-from ..core.errors import OttodeployError
+from ..core.errors import Interrupted, OttodeployError
 from ..redact import redact
 
 P = ParamSpec("P")
@@ -41,13 +42,39 @@ class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
+class _Once(logging.Filter):
+    """A message logged with ``extra={"once": True}`` is said once per command (several
+    readers of one command may come upon the same broken lockfile)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not getattr(record, "once", False):
+            return True
+        text = record.getMessage()
+        if text in self.seen:
+            return False
+        self.seen.add(text)
+        return True
+
+
 def setup_logging() -> None:
-    """Warnings (or ``OTTODEPLOY_LOG``'s level) of the ``ottodeploy`` loggers to stderr."""
+    """Warnings (or ``OTTODEPLOY_LOG``'s level) of the ``ottodeploy`` loggers to stderr.
+
+    Called once per command; a message marked ``once`` is said once per command.
+    """
     logger = logging.getLogger("ottodeploy")
     if logger.handlers:
+        for handler in logger.handlers:
+            for once in handler.filters:
+                if isinstance(once, _Once):
+                    once.seen.clear()
         return
     handler = _Stderr()
     handler.setFormatter(_Formatter())
+    handler.addFilter(_Once())
     logger.addHandler(handler)
     logger.setLevel(os.environ.get("OTTODEPLOY_LOG", "WARNING").upper())
     logger.propagate = False
@@ -57,18 +84,28 @@ def fail_message(exc: OttodeployError) -> str:
     return redact(f"ottodeploy: error: {exc}")
 
 
-def guarded(fn: Callable[P, R]) -> Callable[P, R]:
-    """Run a command; an ``OttodeployError`` leaves through ``invoke.Exit`` with its code."""
+def guarded(fn: Callable[P, R], name: str | None = None) -> Callable[P, R]:
+    """Run command ``name`` (default: ``fn``'s); an ``OttodeployError`` leaves through
+    ``invoke.Exit`` with its code.
+
+    The command runs ``interrupts.stoppable``: SIGINT or SIGTERM end it as ``Interrupted``,
+    one line and exit 130 or 143, with nothing it started left running.
+    """
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         from invoke.exceptions import Exit
 
+        from ..interrupts import stoppable
+
         setup_logging()
         try:
-            return fn(*args, **kwargs)
+            with stoppable(name or fn.__name__.rstrip("_").replace("_", "-")):
+                return fn(*args, **kwargs)
         except OttodeployError as exc:
             raise Exit(fail_message(exc), code=exc.exit_code) from None
+        except Interrupted as stop:  # SIGINT/SIGTERM: one line, no traceback
+            raise Exit(redact(f"ottodeploy: {stop}"), code=stop.exit_code) from None
 
     return wrapper
 

@@ -130,7 +130,7 @@ class Command(Task[Any]):
             for line in help_lines(self, str(c.config.ottodeploy.program)):
                 say(line)
             return None
-        return guarded(self._checked)(c, *args, **kwargs)
+        return guarded(self._checked, self.cli_name)(c, *args, **kwargs)
 
     def _checked(self, c: Any, *args: Any, **kwargs: Any) -> Any:
         try:

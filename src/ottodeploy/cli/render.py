@@ -64,11 +64,23 @@ def status(data: dict[str, Any]) -> list[str]:
         if st["lockfile"] is None:
             lines.append(f"{env}: nothing deployed (no lockfile)")
             continue
-        lines.append(f"{env}: {st['status']} since {st['timestamp']} "
+        lines.append(f"{env}: {_state(st)} since {st['timestamp']} "
                      f"({age(st['age_seconds'])} ago, {st['lockfile']})")
         for name, s in st["sources"].items():
             lines.append(f"  {name:<14} {s['version'] or '':<16} {s['sha'][:12]}")
     return lines
+
+
+def _state(st: dict[str, Any]) -> str:
+    """``failed (verify at T: check X: ...)``, ``failed (interrupted: SIGTERM)``, ``healthy``."""
+    last = st.get("verification")
+    if st["status"] == "failed" and last and last.get("result") == "failed":
+        return f"failed (verify at {last['at']}: {last.get('reason', '')})"
+    if st["status"] == "failed" and st.get("interrupted"):
+        return f"failed (interrupted by {st['interrupted']})"
+    if last and last.get("result") == "passed":
+        return f"{st['status']} (verified at {last['at']})"
+    return str(st["status"])
 
 
 def age(seconds: int) -> str:

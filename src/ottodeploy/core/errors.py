@@ -209,3 +209,39 @@ class StoreError(OttodeployError):
 
 class SetRefError(OttodeployError):
     """A repoint cannot be committed (no git repository, detached HEAD, a dirty file)."""
+
+
+class RecordError(OttodeployError):
+    """The record of a deploy cannot be written where it belongs (``lockfiles/``); exit 1."""
+
+
+EXIT_SIGNALED = {"SIGINT": 130, "SIGTERM": 143}
+
+
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM stopped the command (SPEC §6a); exit 130 or 143, one line.
+
+    Not an ``OttodeployError``, and not even an ``Exception``: like ``KeyboardInterrupt``
+    it must pass through every ``except Exception`` (doit's runner, a flow's clean-up of
+    one failed task) up to the entry point, releasing locks on its way.
+    """
+
+    def __init__(self, signal: str, detail: str = "", *, extra: str = "") -> None:
+        self.signal = signal
+        self.detail = detail      # "" until someone says what was stopped
+        self.extra = extra        # printed after the one line (an unwritten lockfile, in full)
+        super().__init__(self.line)
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_SIGNALED.get(self.signal, EXIT_FAILED)
+
+    @property
+    def line(self) -> str:
+        return f"interrupted ({self.signal}): {self.detail or 'stopped'}"
+
+    def with_detail(self, detail: str, *, extra: str = "") -> Interrupted:
+        return Interrupted(self.signal, detail, extra=extra)
+
+    def __str__(self) -> str:
+        return f"{self.line}\n{self.extra}" if self.extra else self.line

@@ -286,7 +286,44 @@ class SmokeCheck(_Model):
     @field_validator("url")
     @classmethod
     def _url_refs(cls, value: str) -> str:
-        return _check_refs(value, SMOKE_PLAIN_NAMES)
+        _check_refs(value, SMOKE_PLAIN_NAMES)
+        # each ${...} stands for some text, in the host too: the shape must hold around them
+        problem = http_url_problem(_INTERPOLATION.sub("0", value))
+        if problem:
+            raise ValueError(f"{value!r} {problem}")
+        return value
+
+
+_INTERPOLATION = re.compile(r"\$\{[^}]*\}")
+
+
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
+_HOST = re.compile(r"[A-Za-z0-9._~%!$&'()*+,;=-]+|\[[0-9A-Fa-f:.]+\]")
+
+
+def http_url_problem(url: str) -> str | None:
+    """Why ``url`` is not an http(s) URL with a host (None when it is one)."""
+    example = " (e.g. http://${services_host}:4000/health)"
+    if any(c.isspace() for c in url):
+        return "is not a URL: it contains whitespace"
+    scheme = _SCHEME.match(url)
+    if scheme is None or not url[scheme.end():].startswith("//"):
+        return "is not an http(s) URL: it does not start with http:// or https://" + example
+    if scheme.group(1).lower() not in ("http", "https"):
+        return (f"is not an http(s) URL: scheme {scheme.group(1)}: is not http: or https:"
+                + example)
+    authority = re.split(r"[/?#]", url[scheme.end() + 2:], maxsplit=1)[0]
+    hostport = authority.rpartition("@")[2]
+    host, port = hostport, ""
+    if ":" in hostport and not hostport.endswith("]"):
+        host, _, port = hostport.rpartition(":")
+    if not host:
+        return "is not an http(s) URL: it has no host" + example
+    if not _HOST.fullmatch(host):
+        return f"is not an http(s) URL: {host!r} is not a host name or address" + example
+    if port and not (port.isdigit() and int(port) <= 65535):
+        return f"is not an http(s) URL: port {port!r} is not a number up to 65535"
+    return None
 
 
 class E2E(_Model):

@@ -25,6 +25,13 @@
 6. lockfile: written whenever the deploy stage was reached: ``healthy`` only
    when deploy, smoke and e2e passed, else ``failed`` (and exit 1); it names
    every artifact by digest and every component as deployed or unchanged.
+
+The record is never lost (SPEC §6a): ``lockfiles/`` must be writable before
+anything is locked; should writing fail anyway, the lockfile is kept under
+``.ottodeploy/<env>/`` and printed in full (exit 1). SIGINT or SIGTERM during
+the deploy stage stops the running step's process group (``interrupts``) and
+writes a ``failed`` lockfile with ``interrupted`` and the stage it cut short
+(``deploy``, ``smoke`` or ``e2e`` in ``tests``); before it, nothing is written.
 """
 
 from __future__ import annotations
@@ -32,19 +39,20 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .. import engine
+from .. import engine, interrupts
 from ..artifacts import Recorded, recorded
 from ..build import Wanted
 from ..core.approvals import Approval
 from ..core.compat import violations
-from ..core.errors import BuildError, CompatibilityError, DeployError
+from ..core.errors import BuildError, CompatibilityError, DeployError, Interrupted, RecordError
 from ..core.keys import digest_text
-from ..core.models import LockedArtifact, Lockfile
+from ..core.models import LockedArtifact, LockedComponent, Lockfile
 from ..definition import definition_digest
 from ..environment import OpenEnvironment, open_environment
-from ..lockfile import LockedFile, current, new_lockfile, write_new
+from ..lockfile import LockedFile, current, new_lockfile, require_writable, write_new_or_keep
 from ..reporting import Reporter, note, stage
 from ..root import DeployRoot
+from ..smoke import expand
 from ..state import build_lock, env_lock
 from . import stages, subset
 from .stages import DeployReport
@@ -81,8 +89,12 @@ def deploy(root: DeployRoot, env: str, *, reporter: Reporter, dry_run: bool = Fa
     steps = stages.plan_steps(opened)  # a host the manifest lacks is bad input, found here
     if only:
         steps = [step for step in steps if step[0] in only]
+    # so is a smoke URL that is no http(s) URL once filled in
+    expand(project.environment.smoke, {n: s.fields() for n, s in resolution.sources.items()},
+           opened.hosts)
     if not dry_run:
         stages.require_secrets(opened, steps)
+        require_writable(root)  # SPEC §6a: the record can be written, before anything runs
     note(reporter, f"   {len(resolution.sources)} sources resolved, compatibility ok")
     if dry_run:
         stages.dry_run(opened, steps, reporter, _wanted(opened, replay or carried))
@@ -100,23 +112,43 @@ def deploy(root: DeployRoot, env: str, *, reporter: Reporter, dry_run: bool = Fa
                 f"bytes than {replay.name if replay else 'the lockfile'} names; "
                 f"{opened.name} requires approval, and these bytes were not approved",
                 hint="make the recipe reproducible, or promote and approve the new build")
+        # --- SPEC §6a: the deploy stage ends in a record, also when a signal stops it
         report = DeployReport(opened.name)
         newest = current(root, opened.name)
         previous = dict(newest.lock.components) if newest is not None else {}
-        if stages.run_steps(opened, steps, built, previous, report, reporter,
-                            everything=everything):
-            stages.run_tests(opened, report, reporter)
-        lock = _lockfile(opened, built, report, replay, approval,
-                         subset.lockfile_fields(opened, carried, built, only) if carried else {})
-        report.lockfile = write_new(root, lock)
-        reporter.emit("lockfile", path=root.display(report.lockfile), status=report.status)
-        event = "deploy-succeeded" if report.status == "healthy" else "deploy-failed"
-        notify(root, event, env=opened.name, versions=resolution.versions(),
-               detail=report.problem or report.lockfile.name)
+        with interrupts.deferred():
+            stop = interrupts.attempt(lambda: _deploy_and_test(
+                opened, steps, built, previous, report, reporter, everything))
+            stopped = _interrupted(report, bool(project.environment.smoke), stop)
+            lock = _lockfile(opened, built, report, replay, approval,
+                             subset.lockfile_fields(opened, carried, built, only)
+                             if carried else {}).model_copy(update=stopped)
+            written = write_new_or_keep(root, lock)
+            report.lockfile = written.path
+            reporter.emit("lockfile", path=written.shown(root), status=report.status)
+            event = "deploy-succeeded" if report.status == "healthy" else "deploy-failed"
+            notify(root, event, env=opened.name, versions=resolution.versions(),
+                   detail=report.problem or written.name)
+            if stop is not None:
+                raise stop.with_detail(f"deploy of {opened.name} {report.problem}; "
+                                       + written.where(root), extra=written.in_full())
+            if written.problem:
+                raise RecordError(f"deploy of {opened.name} {report.status}"
+                                  + (f" ({report.problem})" if report.problem else "")
+                                  + f", but {written.where(root)}\n{written.in_full()}")
+        # ---
     if report.status != "healthy":
         raise DeployError(f"deploy of {opened.name} failed: {report.problem}",
-                          hint=f"lockfile {root.display(report.lockfile)} records it as failed")
+                          hint=f"lockfile {written.shown(root)} records it as failed")
     return report
+
+
+def _deploy_and_test(opened: OpenEnvironment, steps: list[stages.PlannedStep],
+                     built: Recorded, previous: dict[str, LockedComponent],
+                     report: DeployReport, reporter: Reporter, everything: bool) -> None:
+    if stages.run_steps(opened, steps, built, previous, report, reporter,
+                        everything=everything):
+        stages.run_tests(opened, report, reporter)
 
 
 def _build(opened: OpenEnvironment, replay: LockedFile | None, reporter: Reporter,
@@ -172,3 +204,30 @@ def _lockfile(opened: OpenEnvironment, built: Recorded, report: DeployReport,
             "commit": approval.commit, "kind": approval.kind, "approver": approval.approver,
             "detail": approval.detail},
         note=report.problem or None)
+
+
+# --- SPEC §6a: what an interrupted deploy stage records ---------------------------------------
+
+
+def _interrupted(report: DeployReport, smoke: bool, stop: Interrupted | None) -> dict[str, Any]:
+    """What a lockfile of a deploy stage ``stop`` cut short says beyond ``_lockfile``'s.
+
+    The report becomes failed, naming the stage (``deploy``, ``smoke`` or ``e2e``) the
+    signal stopped (the last one ``flows.stages`` began), which is ``interrupted`` in
+    ``tests``; None: nothing to add.
+    """
+    if stop is None:
+        return {}
+    if report.reached in ("", "deploy") or not all(s.ok for s in report.steps):
+        stage_name = "deploy"
+        tests = {"deploy": "interrupted", "smoke": "skipped", "e2e": "skipped"}
+    elif report.reached == "smoke" or (smoke and report.smoke is None):
+        stage_name = "smoke"
+        tests = {"deploy": "passed", "smoke": "interrupted", "e2e": "skipped"}
+    else:
+        stage_name = "e2e"
+        tests = {"deploy": "passed", "smoke": report.smoke.status if report.smoke else "skipped",
+                 "e2e": "interrupted"}
+    report.status = "failed"
+    report.problem = f"stopped by {stop.signal} during the {stage_name} stage"
+    return {"tests": tests, "interrupted": stop.signal}

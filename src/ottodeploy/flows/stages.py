@@ -52,6 +52,7 @@ class DeployReport:
     smoke: SmokeResult | None = None
     e2e: str = "skipped"
     problem: str = ""
+    reached: str = ""                     # the last stage begun: deploy | smoke | e2e
 
 
 def plan_steps(opened: OpenEnvironment) -> list[PlannedStep]:
@@ -178,6 +179,7 @@ def run_steps(opened: OpenEnvironment, steps: list[PlannedStep], recorded: Recor
     else:
         target = SshTarget(env.infrastructure.ssh, root.path, dict(os.environ))
     stage(reporter, "deploy")
+    report.reached = "deploy"
     by_component: dict[str, list[Step]] = {}
     for component, host, run in steps:
         by_component.setdefault(component, []).append(
@@ -227,8 +229,9 @@ def run_tests(opened: OpenEnvironment, report: DeployReport, reporter: Reporter)
     values = {n: s.fields() for n, s in opened.resolution.sources.items()}
     if env.smoke:
         stage(reporter, "smoke", f"({len(env.smoke)} checks)")
+        report.reached = "smoke"
         report.smoke = run_checks(env.smoke, values, hosts,
-                                  Remote.for_environment(env.infrastructure, hosts))
+                                  Remote.for_environment(env.infrastructure, hosts), reporter)
         for r in report.smoke.results:
             reporter.emit("check", name=r.name, url=r.url,
                           state="passed" if r.ok else "failed",
@@ -239,6 +242,7 @@ def run_tests(opened: OpenEnvironment, report: DeployReport, reporter: Reporter)
             return
     if env.e2e:
         stage(reporter, "e2e")
+        report.reached = "e2e"
         report.e2e = _run_e2e(opened, hosts, env.e2e.run, env.e2e.timeout, reporter)
         if report.e2e != "passed":
             report.status, report.problem = "failed", f"e2e {report.e2e}: {env.e2e.run}"

@@ -1,8 +1,11 @@
 """``inv status [--env ENV]``: what is deployed where.
 
 Every lockfile of the root is read once; per environment the newest by
-``timestamp`` (never by file name) is its current state: its sources (SHA, version)
-and its artifacts by content digest.
+``timestamp`` (never by file name) is its current state: its sources (SHA, version),
+its artifacts by content digest, when it was last verified (``verified_at``), the
+verification that stands (``verification``: for a failed lockfile the verify that
+failed it, when and why) and the signal that cut its deploy short, if one did. A
+lockfile that cannot be read is skipped with a warning (``lockfile.history``).
 """
 
 from __future__ import annotations
@@ -36,5 +39,19 @@ def status(root: DeployRoot, env: str | None = None) -> dict[str, Any]:
             "sources": {n: {"sha": s.sha, "version": s.version, "ref": s.ref}
                         for n, s in f.lock.sources.items()},
             "artifacts": artifact_digests(f.lock),
+            **_verified(f),
         }
     return {"environments": out}
+
+
+def _verified(f: LockedFile) -> dict[str, Any]:
+    """When it was last verified; the verification that stands (for a failed lockfile, the
+    newest failed one: a later pass never makes it healthy again); the signal that cut its
+    deploy short, if one did."""
+    history = f.lock.verifications
+    failed = [v for v in history if v.result == "failed"]
+    standing = failed[-1] if f.lock.status == "failed" and failed else (
+        history[-1] if history else None)
+    return {"verified_at": history[-1].at if history else None,
+            "verification": standing.model_dump(exclude_none=True) if standing else None,
+            "interrupted": f.lock.interrupted}
