@@ -44,7 +44,14 @@ from ..artifacts import Recorded, recorded
 from ..build import Wanted
 from ..core.approvals import Approval
 from ..core.compat import violations
-from ..core.errors import BuildError, CompatibilityError, DeployError, Interrupted, RecordError
+from ..core.errors import (
+    BuildError,
+    CompatibilityError,
+    DeployError,
+    Interrupted,
+    OttodeployError,
+    RecordError,
+)
 from ..core.keys import digest_text
 from ..core.models import LockedArtifact, LockedComponent, Lockfile
 from ..definition import definition_digest
@@ -116,9 +123,10 @@ def deploy(root: DeployRoot, env: str, *, reporter: Reporter, dry_run: bool = Fa
         report = DeployReport(opened.name)
         newest = current(root, opened.name)
         previous = dict(newest.lock.components) if newest is not None else {}
+        crashed: list[Exception] = []
         with interrupts.deferred():
             stop = interrupts.attempt(lambda: _deploy_and_test(
-                opened, steps, built, previous, report, reporter, everything))
+                opened, steps, built, previous, report, reporter, everything, crashed))
             stopped = _interrupted(report, bool(project.environment.smoke), stop)
             lock = _lockfile(opened, built, report, replay, approval,
                              subset.lockfile_fields(opened, carried, built, only)
@@ -132,6 +140,8 @@ def deploy(root: DeployRoot, env: str, *, reporter: Reporter, dry_run: bool = Fa
             if stop is not None:
                 raise stop.with_detail(f"deploy of {opened.name} {report.problem}; "
                                        + written.where(root), extra=written.in_full())
+            if crashed and not isinstance(crashed[0], OttodeployError):
+                raise crashed[0]  # a defect: its traceback, after the record is written
             if written.problem:
                 raise RecordError(f"deploy of {opened.name} {report.status}"
                                   + (f" ({report.problem})" if report.problem else "")
@@ -145,10 +155,17 @@ def deploy(root: DeployRoot, env: str, *, reporter: Reporter, dry_run: bool = Fa
 
 def _deploy_and_test(opened: OpenEnvironment, steps: list[stages.PlannedStep],
                      built: Recorded, previous: dict[str, LockedComponent],
-                     report: DeployReport, reporter: Reporter, everything: bool) -> None:
-    if stages.run_steps(opened, steps, built, previous, report, reporter,
-                        everything=everything):
-        stages.run_tests(opened, report, reporter)
+                     report: DeployReport, reporter: Reporter, everything: bool,
+                     crashed: list[Exception]) -> None:
+    """The deploy stage and the tests; an error in them is recorded as their failure."""
+    try:
+        if stages.run_steps(opened, steps, built, previous, report, reporter,
+                            everything=everything):
+            stages.run_tests(opened, report, reporter)
+    except Exception as exc:  # the lockfile records it; the caller raises it again
+        crashed.append(exc)
+        report.status, report.crashed = "failed", report.reached or "deploy"
+        report.problem = f"the {report.crashed} stage failed: {exc}"
 
 
 def _build(opened: OpenEnvironment, replay: LockedFile | None, reporter: Reporter,
@@ -183,6 +200,8 @@ def _lockfile(opened: OpenEnvironment, built: Recorded, report: DeployReport,
     tests = {"deploy": "passed" if all(s.ok for s in report.steps) else "failed",
              "smoke": report.smoke.status if report.smoke else "skipped",
              "e2e": report.e2e}
+    if report.crashed:
+        tests[report.crashed] = "failed"
     root = opened.root
     digest = digest_text(root.components_file.read_bytes(), opened.file.read_bytes())
     environment = opened.project.environment

@@ -53,6 +53,7 @@ class DeployReport:
     e2e: str = "skipped"
     problem: str = ""
     reached: str = ""                     # the last stage begun: deploy | smoke | e2e
+    crashed: str = ""                     # the stage an error (not a failed check) ended
 
 
 def plan_steps(opened: OpenEnvironment) -> list[PlannedStep]:
