@@ -92,6 +92,8 @@ def test_first_run_lists_every_task_in_golden_waves(eco: Ecosystem) -> None:
     for entry in (t for w in data["waves"] for t in w):
         assert (entry["key"], entry["sha"]) == (specs[entry["task"]].key,
                                                 specs[entry["task"]].sha)
+    for task in specs.values():   # the resolution every later job of a workflow pins
+        assert data["sources"][task.component]["sha"] == task.sha
     text = json.dumps(data)
     for name in NAMES:
         text = text.replace(eco.repos[name].url, f"<{name}>")

@@ -14,17 +14,27 @@
 All missing refs of an environment are reported together, each with the file,
 the key and the line, as bad input (exit 2); a repo that cannot be reached is
 an operation failure (exit 1).
+
+Pinned SHAs. ``OTTODEPLOY_PINNED_SHAS`` (a JSON object ``{"<source>": "<40 hex>"}``)
+makes step 3 answer those sources with the given commits instead of their refs' (or
+version tags') current tips: the ref must still exist, and the lockfile still records
+the ref as written. A workflow resolves once in its planning job and hands the SHAs to
+every later job, so a branch that moves while the run goes on cannot split it: every
+job builds and deploys what was planned. A source pinned by ``sha`` in the manifest
+must be given its own SHA; a name that is not a source is an error.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import atomicfile
-from .core.errors import RefNotFound, RepoUnreachable
+from .core.errors import RefNotFound, RepoUnreachable, UsageError
 from .core.sources import Miss, Resolution, ResolvedSource, SourceRequest
 from .git import AmbiguousRef, RemoteRefs, ls_remote, repo_url
 from .mirror import Mirror
@@ -34,6 +44,50 @@ if TYPE_CHECKING:
     from .lockfile import LockedFile
     from .manifests import Project
 
+
+
+log = logging.getLogger("ottodeploy.resolve")
+PINNED_SHAS_VAR = "OTTODEPLOY_PINNED_SHAS"
+
+
+def pinned_shas(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``OTTODEPLOY_PINNED_SHAS`` as ``{source: sha}`` (empty when unset); malformed: bad input."""
+    from .core.refnames import is_sha
+
+    text = (os.environ if environ is None else environ).get(PINNED_SHAS_VAR, "").strip()
+    if not text:
+        return {}
+    hint = 'a JSON object of source names and 40-hex SHAs: {"ottochain": "<sha>"}'
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise UsageError(f"{PINNED_SHAS_VAR} is not JSON", hint=hint) from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{PINNED_SHAS_VAR} is not a JSON object", hint=hint)
+    for name, sha in data.items():
+        if not isinstance(sha, str) or not is_sha(sha):
+            raise UsageError(f"{PINNED_SHAS_VAR}: {name!r} is not given a 40-hex SHA", hint=hint)
+    return dict(data)
+
+
+def _apply_pins(reqs: list[SourceRequest],
+                pinned: dict[str, tuple[SourceRequest, str, str]],
+                pins: Mapping[str, str]) -> None:
+    """Answer the pinned sources with their pinned SHAs (see the module docstring)."""
+    unknown = sorted(set(pins) - {r.name for r in reqs})
+    if unknown:
+        raise UsageError(f"{PINNED_SHAS_VAR} names {', '.join(unknown)}, not sources here",
+                         hint="sources: " + ", ".join(r.name for r in reqs))
+    for name, (req, ref, sha) in list(pinned.items()):
+        want = pins.get(name)
+        if want is None or want == sha:
+            continue
+        if req.pin == "sha":
+            raise UsageError(f"{PINNED_SHAS_VAR} gives {name} {want[:12]}, but the manifest "
+                             f"pins it to {sha[:12]}")
+        log.warning("%s: %s is at %s now; %s keeps it at %s", name, ref, sha[:12],
+                    PINNED_SHAS_VAR, want[:12])
+        pinned[name] = (req, ref, want)
 
 
 def read_remotes(urls: Iterable[str]) -> dict[str, RemoteRefs]:
@@ -166,6 +220,11 @@ def resolve_requests(requests: Iterable[SourceRequest], cache: Path,
             pinned[req.name] = (req, req.value, req.value)
             if not refs.has_commit_tip(req.value):
                 need_history.add(req.name)
+    pins = pinned_shas()
+    if pins:
+        _apply_pins(reqs, pinned, pins)
+        need_history.update(n for n in pins if n in pinned
+                            and not listing[pinned[n][0].url].has_commit_tip(pins[n]))
 
     versions: dict[str, str] = {}
     vcache = VersionCache(cache)

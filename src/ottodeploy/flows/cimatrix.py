@@ -15,6 +15,10 @@ The tasks that run are grouped into waves: a task's wave is one more than the
 deepest wave of the running tasks it depends on, directly or through tasks that
 do not run (``graph.ArtifactGraph.waves``). So every wave needs only what
 earlier waves built, and the tasks of one wave are independent of each other.
+
+``sources`` gives every source's resolution as this run made it (repo, ref, sha,
+version): a workflow hands the SHAs to its later jobs (``OTTODEPLOY_PINNED_SHAS``), so
+they build and deploy exactly what was planned even when a branch moves meanwhile.
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ class CiMatrix:
     since: str | None
     waves: list[list[MatrixTask]] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    sources: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def tasks(self) -> list[str]:
@@ -60,7 +65,7 @@ class CiMatrix:
     def to_json(self) -> dict[str, Any]:
         return {"environment": self.environment, "since": self.since,
                 "waves": [[t.to_json() for t in wave] for wave in self.waves],
-                "skipped": self.skipped}
+                "skipped": self.skipped, "sources": self.sources}
 
 
 def ci_matrix(root: DeployRoot, env: str, since: str | None = None) -> CiMatrix:
@@ -86,5 +91,8 @@ def ci_matrix(root: DeployRoot, env: str, since: str | None = None) -> CiMatrix:
     waves = [[MatrixTask(t, specs[t].component, specs[t].artifact, specs[t].key, specs[t].sha,
                          specs[t].version, reasons[t]) for t in wave]
              for wave in graph.waves(reasons)]
+    resolved = opened.resolution.sources if opened.resolution else {}
+    sources = {n: {"repo": s.repo, "ref": s.ref, "sha": s.sha, "version": s.version}
+               for n, s in resolved.items()}
     return CiMatrix(opened.name, lockfile.name if lockfile else None, waves,
-                    [t for t in specs if t not in reasons])
+                    [t for t in specs if t not in reasons], sources)
