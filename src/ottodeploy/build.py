@@ -26,7 +26,9 @@ Otherwise ``run_task`` does the least that makes it so, in this order:
    lockfile wanted a digest, the new one is compared: ``reproduced`` true or false.
 
 The record is written atomically when the task succeeds. Failures come back as an
-``Outcome`` (doit actions report failure by returning it).
+``Outcome`` (doit actions report failure by returning it). An unreachable registry is a
+cache miss with a warning; a registry that sends or acknowledges bytes other than their
+digest names (``IntegrityError``) fails the task: a tampered remote store stops the run.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from .core.errors import OttodeployError, RegistryError, StoreError
+from .core.errors import IntegrityError, OttodeployError, RegistryError, StoreError
 from .core.keys import TaskSpec
 from .core.plan import Record, needs_retag
 from .core.variables import upstream, variables
@@ -364,11 +366,18 @@ def _push(ctx: BuildContext, spec: TaskSpec, digest: str) -> None:
 
 def _guarded(ctx: BuildContext, registry: str, spec: TaskSpec,
              call: Callable[[], object]) -> object:
-    """``call``, with an unreachable registry a miss and one warning per registry and run."""
+    """``call``, with an unreachable registry a miss and one warning per registry and run.
+
+    A registry that serves (or acknowledges) bytes other than their digest names is not a
+    miss: the task fails, so a tampered or corrupt remote store stops the run instead of
+    being quietly built around.
+    """
     if registry in ctx.unavailable:
         return None
     try:
         return call()
+    except IntegrityError as exc:
+        raise OttodeployError(f"task {spec.task} failed: {exc.message}", hint=exc.hint) from None
     except (RegistryError, StoreError) as exc:
         with ctx._lock:
             first = registry not in ctx.unavailable
@@ -425,6 +434,8 @@ def _retag(ctx: BuildContext, spec: TaskSpec, digest: str) -> str | None:
     ref = parse_image_ref(spec.image_ref)
     try:
         return ctx.registry().retag(ref.with_digest(digest), ref.tag or "latest")
+    except IntegrityError as exc:
+        raise OttodeployError(f"task {spec.task} failed: {exc.message}", hint=exc.hint) from None
     except RegistryError as exc:
         log.warning("%s: cannot retag %s (%s); building instead", spec.task, spec.image_ref,
                     exc.message)
