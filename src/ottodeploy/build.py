@@ -41,6 +41,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -386,6 +387,26 @@ def _guarded(ctx: BuildContext, registry: str, spec: TaskSpec,
             log.warning("%s: registry cache %s unavailable, building without it (%s)", spec.task,
                         registry, exc.message)
         return None
+
+
+def in_registry(ctx: BuildContext, spec: TaskSpec) -> str | None:
+    """Where another runner would find the task's artifact by its build key without
+    building it (``<store>/<component>:bk-<key16>``, or an image's own ``bk-`` tag), or
+    None. One ``HEAD``; an unreachable registry is a miss with a warning."""
+    from .core.imageref import parse_image_ref
+
+    if spec.released or not spec.cache:
+        return None
+    refs = []
+    if ctx.remote:
+        refs.append(f"{ctx.remote}/{spec.component}:{cache_tag(spec.key)}")
+    if spec.image_ref and not spec.outputs:
+        refs.append(str(parse_image_ref(spec.image_ref).with_tag(spec.cache_tag)))
+    for ref in refs:
+        parsed = parse_image_ref(ref)
+        if _guarded(ctx, parsed.registry, spec, partial(ctx.registry().manifest_digest, parsed)):
+            return ref
+    return None
 
 
 def _verify_released(ctx: BuildContext, spec: TaskSpec) -> str:
