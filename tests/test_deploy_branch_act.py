@@ -16,130 +16,36 @@ The recipes log every build (``OTTO_TEST_LOG``), the registry is read through it
 
 from __future__ import annotations
 
-import hashlib
 import json
-import shutil
-import urllib.error
-import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 
-from tests.actkit import Act, ActRun, act_session, copy_project
+from tests.actkit import Act, ActRun, act_session
+from tests.actsite import GITHUB, STORE, ActSite
 from tests.cascade_model import ALL_TASKS, downstream, upstream
 from tests.conftest import run_inv
-from tests.deploykit import set_deploys, set_env
 from tests.ecosystem import Ecosystem
 from tests.gitrepos import git
 from tests.servers import registry_blob
 
 pytestmark = pytest.mark.act
 
-WORKFLOW = "deploy-branch.yml"
 PLAN = "Plan (inv ci-matrix)"
 DEPLOY = "Deploy (inv deploy)"
-STORE = "ottodeploy-store"
-# The repos as the manifests name them (GitHub owner/name), mapped by OTTODEPLOY_GIT_BASE.
-GITHUB = {"tessellation": "Constellation-Labs/tessellation",
-          "metakit": "Constellation-Labs/metakit", "ottochain": "scasplte2/ottochain",
-          "sdk": "ottobot-ai/ottochain-sdk", "services": "ottobot-ai/ottochain-services",
-          "explorer": "ottobot-ai/ottochain-explorer",
-          "monitoring": "ottobot-ai/ottochain-monitoring"}
-ACCEPT = ", ".join(["application/vnd.oci.image.manifest.v1+json",
-                    "application/vnd.docker.distribution.manifest.v2+json"])
 
 
 @pytest.fixture(scope="module")
-def act(tmp_path_factory: pytest.TempPathFactory) -> Any:
+def act(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Act]:
     with act_session(tmp_path_factory.mktemp("act")) as harness:
         yield harness
 
 
 @pytest.fixture
-def site(eco: Ecosystem, registry_storage: tuple[str, Path], tmp_path: Path) -> Site:
+def site(eco: Ecosystem, registry_storage: tuple[str, Path], tmp_path: Path) -> ActSite:
     registry, storage = registry_storage
-    return Site.make(eco, registry, storage, tmp_path)
-
-
-class Site:
-    """The deploy repo copy, the ecosystem, the registry, and how a run is configured."""
-
-    def __init__(self, eco: Ecosystem, repo: Path, registry: str, storage: Path,
-                 git_base: str) -> None:
-        self.eco, self.repo, self.registry, self.storage = eco, repo, registry, storage
-        self.git_base = git_base
-
-    @classmethod
-    def make(cls, eco: Ecosystem, registry: str, storage: Path, tmp_path: Path) -> Site:
-        base = tmp_path / "github"
-        for name, slug in GITHUB.items():
-            link = base / f"{slug}.git"
-            link.parent.mkdir(parents=True, exist_ok=True)
-            link.symlink_to(eco.repos[name].remote)
-        text = eco.components_text(registry=registry, cache=True)
-        for name, slug in GITHUB.items():
-            text = text.replace(f"repo: {eco.repos[name].url}\n", f"repo: {slug}\n")
-        eco.write("manifests/components.yaml",
-                  f"store: {{registry: ghcr.io/ottobot-ai/{STORE}}}\n" + text)
-        set_deploys(eco)
-        for env in ("scratch", "beta"):
-            set_env(eco, env)
-        repo = tmp_path / "deploy"
-        copy_project(repo)
-        shutil.rmtree(repo / "manifests")
-        shutil.copytree(eco.root / "manifests", repo / "manifests")
-        shutil.copy2(eco.root / "deploy" / "record.py", repo / "deploy" / "record.py")
-        git(repo, "add", "-A")
-        git(repo, "commit", "--quiet", "-m", "chore: the test ecosystem's manifests")
-        git(repo, "push", "--quiet", "origin", "main")
-        return cls(eco, repo, registry, storage, f"file://{base}/")
-
-    @property
-    def origin(self) -> Path:
-        return Path(git(self.repo, "remote", "get-url", "origin"))
-
-    def run(self, act: Act, event: str, payload: dict[str, Any]) -> ActRun:
-        self.eco.clear_log()
-        return act.run(self.repo, event, workflow=WORKFLOW, payload=payload,
-                       env={"OTTODEPLOY_GIT_BASE": self.git_base, "OTTO_TEST_PUSH": "1",
-                            "OTTO_TEST_LOG": str(self.eco.log)},
-                       variables={"OTTODEPLOY_STORE_REGISTRY": f"{self.registry}/{STORE}"})
-
-    def dispatch(self, act: Act, **inputs: str) -> ActRun:
-        return self.run(act, "workflow_dispatch", {"inputs": inputs})
-
-    def pull(self, branch: str = "main") -> None:
-        """What the workflow pushed, into the copy the next run starts from."""
-        git(self.repo, "pull", "--quiet", "--ff-only", "origin", branch)
-
-    def new_lockfiles(self, before: str, branch: str = "main") -> list[dict[str, Any]]:
-        names = git(self.origin, "diff", "--name-only", "--diff-filter=A", before, branch,
-                    "--", "lockfiles/").split()
-        return [yaml.safe_load(git(self.origin, "show", f"{branch}:{n}")) for n in names]
-
-    # -- the registry, read through its own API ------------------------------------------------
-
-    def manifest_digest(self, repository: str, tag: str) -> str | None:
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        request = urllib.request.Request(
-            f"http://{self.registry}/v2/{repository}/manifests/{tag}", headers={"Accept": ACCEPT})
-        try:
-            with opener.open(request, timeout=5) as resp:
-                body = resp.read()
-        except urllib.error.HTTPError as exc:
-            if exc.code == 404:
-                return None
-            raise
-        return "sha256:" + hashlib.sha256(body).hexdigest()
-
-    def pushed(self, task: str, key: str, image: str | None) -> str | None:
-        """The digest the registry holds for ``task`` under its build key's tag."""
-        tag = f"bk-{key[:16]}"
-        if image:   # an image: its own repository
-            return self.manifest_digest(image.split("/", 1)[1].rsplit(":", 1)[0], tag)
-        return self.manifest_digest(f"{STORE}/{task.split('_', maxsplit=1)[0]}", tag)
+    return ActSite.make(eco, registry, storage, tmp_path)
 
 
 def task_jobs(run: ActRun) -> dict[str, int]:
@@ -179,7 +85,7 @@ def assert_jobs(run: ActRun, tasks: set[str]) -> None:
 
 
 def test_dispatch_then_push_build_each_task_once_and_deploy_from_the_store(
-        act: Act, site: Site) -> None:
+        act: Act, site: ActSite) -> None:
     eco = site.eco
     before = git(site.origin, "rev-parse", "main")
     tip = git(eco.repos["ottochain"].remote, "rev-parse", "develop")
@@ -237,7 +143,7 @@ def test_dispatch_then_push_build_each_task_once_and_deploy_from_the_store(
 
 
 def test_a_tampered_upstream_in_the_store_fails_the_run_before_anything_deploys(
-        act: Act, site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+        act: Act, site: ActSite, monkeypatch: pytest.MonkeyPatch) -> None:
     """Someone with write access to the registry's storage (or a failing disk) changes the
     bytes of sdk's stored output. The wave job that needs it pulls it, finds other bytes
     than the digest names, and fails; nothing below it runs, nothing deploys."""
