@@ -11,13 +11,14 @@ Real repos, the real ``docker-registry`` on 127.0.0.1.
 from __future__ import annotations
 
 import json
+import shutil
 import urllib.request
 
 import pytest
 
 from ottodeploy.core.errors import EXIT_BAD_INPUT, UsageError
 from ottodeploy.environment import STORE_REGISTRY_VAR, open_environment, store_registry
-from ottodeploy.resolve import PINNED_SHAS_VAR, pinned_shas
+from ottodeploy.resolve import PINNED_SHAS_VAR, Pinned, pinned_sources
 from ottodeploy.root import DeployRoot
 from tests.cascade_model import ALL_TASKS
 from tests.conftest import run_inv
@@ -75,11 +76,17 @@ def test_outputs_go_to_the_configured_store_with_the_keys_unchanged(
 
 def test_pinned_shas_parse() -> None:
     sha = "a" * 40
-    assert pinned_shas({}) == {}
-    assert pinned_shas({PINNED_SHAS_VAR: f'{{"ottochain": "{sha}"}}'}) == {"ottochain": sha}
-    for bad in ("[1]", "{", '{"ottochain": "develop"}', '{"ottochain": 1}'):
+    assert pinned_sources({}) == {}
+    assert pinned_sources({PINNED_SHAS_VAR: f'{{"ottochain": "{sha}"}}'}) == {
+        "ottochain": Pinned(sha)}
+    assert pinned_sources({PINNED_SHAS_VAR: json.dumps(
+        {"ottochain": {"sha": sha, "version": "0.6.2-dev.3"}})}) == {
+        "ottochain": Pinned(sha, "0.6.2-dev.3")}
+    for bad in ("[1]", "{", '{"ottochain": "develop"}', '{"ottochain": 1}',
+                json.dumps({"ottochain": {"sha": sha, "version": "latest"}}),
+                json.dumps({"ottochain": {"version": "1.0.0"}})):
         with pytest.raises(UsageError):
-            pinned_shas({PINNED_SHAS_VAR: bad})
+            pinned_sources({PINNED_SHAS_VAR: bad})
 
 
 def test_a_branch_that_moves_after_the_plan_is_built_as_planned(
@@ -100,6 +107,16 @@ def test_a_branch_that_moves_after_the_plan_is_built_as_planned(
     assert run_inv("build", "scratch", "--task", "ottochain_assembly").code == 0
     heads = {r["task"]: r["head"] for r in eco.records()}
     assert heads["ottochain_assembly"] == shas["ottochain"]
+    # with the planned versions, no job reads a repo's history (no clone) to compute them
+    shutil.rmtree(eco.root / ".ottodeploy")
+    monkeypatch.setenv(PINNED_SHAS_VAR, json.dumps(
+        {name: {"sha": s["sha"], "version": s["version"]} for name, s in planned.items()}))
+    again = json.loads(run_inv("resolve", "scratch", "--json").stdout)["sources"]
+    assert {n: (s["sha"], s["version"]) for n, s in again.items()} == {
+        n: (s["sha"], s["version"]) for n, s in planned.items()}
+    mirrors = eco.root / ".ottodeploy" / "cache"
+    assert not list(mirrors.rglob("HEAD")), \
+        sorted(mirrors.rglob("*"))[:5]
     # unset: the moved branch is what resolves
     monkeypatch.delenv(PINNED_SHAS_VAR)
     assert json.loads(run_inv("resolve", "scratch", "--json").stdout)["sources"][
