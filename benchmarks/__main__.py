@@ -19,6 +19,9 @@ same machine, as a median of several runs:
   runs 0 builds.
 - P6 against today's practice: a one-leaf change (explorer) against a serial
   rebuild of every component, 1 s recipes. Goal <= 1/5.
+- P9 the workflows for real: ``deploy-branch.yml`` under act (plan, a job per task in
+  waves sharing a loopback registry, deploy), 1 s recipes, against the critical path plus
+  one job's fixed overhead measured in the same run. Goal <= 1.3x (benchmarks/p9.py).
 """
 
 from __future__ import annotations

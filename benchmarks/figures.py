@@ -30,6 +30,8 @@ from tests.cascade_model import BRANCH, closure_of  # noqa: E402
 from tests.ecosystem import NAMES, Ecosystem, build_template  # noqa: E402
 from tests.gitrepos import GIT_ENV, GitRepo  # noqa: E402
 
+from benchmarks.p9 import p9_workflow  # noqa: E402
+
 
 @dataclass
 class Figure:
@@ -318,6 +320,7 @@ def run_all(only: list[str] | None, *, quick: bool) -> list[Figure]:
         ("P4", lambda ws: p4_scale(ws, 3 if quick else 5)),
         ("P5", p5_replay),
         ("P6", p6_leaf),
+        ("P9", p9_workflow),
     ]
     results = []
     for name, fn in plan:

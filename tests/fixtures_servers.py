@@ -38,6 +38,18 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture
+def registry_storage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """Like ``registry``, with the folder it stores under: ``(address, storage)``."""
+    workdir: Path = tmp_path_factory.mktemp("registry")
+    with contextlib.ExitStack() as stack:
+        try:
+            address = stack.enter_context(run_registry(workdir))
+        except ServerUnavailable as exc:
+            _unavailable(exc)
+        yield address, workdir
+
+
+@pytest.fixture
 def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshServer]:
     """A fresh sshd on 127.0.0.1 accepting ``sshd.identity_file`` for the current user."""
     workdir: Path = tmp_path_factory.mktemp("sshd")

@@ -5,6 +5,7 @@ Each server is a plain context manager (no pytest needed), so benchmarks can reu
 
 - ``run_registry``: Debian's ``docker-registry`` (distribution v2) with filesystem storage
   under a work directory, on a free port; ready once ``GET /v2/`` answers.
+  ``registry_blob`` finds a blob's file in that storage (to tamper with it).
 - ``run_sshd``: OpenSSH's ``sshd`` in the foreground with its own host key, a client key
   in ``authorized_keys`` and a ``known_hosts`` for the client; ready once it sends its
   ``SSH-`` banner.
@@ -121,6 +122,16 @@ def run_registry(workdir: Path, *, startup_timeout: float = 15.0) -> Iterator[st
         finally:
             _stop(proc)
     raise RuntimeError(f"docker-registry would not start:\n{_log_tail(workdir / 'registry.log')}")
+
+
+def registry_blob(storage: Path, digest: str) -> Path:
+    """Where a docker-registry storing under ``storage`` (its workdir, or a folder above it)
+    keeps the bytes of blob ``digest`` (distribution v2's filesystem layout)."""
+    hexa = digest.removeprefix("sha256:")
+    found = sorted(storage.glob(f"**/docker/registry/v2/blobs/sha256/{hexa[:2]}/{hexa}/data"))
+    if len(found) != 1:
+        raise LookupError(f"blob {digest} under {storage}: {found}")
+    return found[0]
 
 
 # -- sshd ------------------------------------------------------------------------------

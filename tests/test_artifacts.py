@@ -36,6 +36,7 @@ from tests.deploykit import (
 )
 from tests.deployrepo import branches, dgit, init_deploy_repo
 from tests.ecosystem import Ecosystem
+from tests.servers import registry_blob
 from tests.signing import Person, make_people
 
 
@@ -339,6 +340,35 @@ def test_a_second_machine_builds_nothing_the_first_pushed(
         mp.setenv("OTTODEPLOY_ROOT", str(second))
         assert run_inv("build", "scratch").code == 0
     assert set(eco.built()) == closure_of(["sdk"])
+
+
+def test_a_tampered_blob_in_the_remote_store_fails_the_build_instead_of_being_used(
+        eco: Ecosystem, registry_storage: tuple[str, Path], tmp_path: Path) -> None:
+    """Content addressing is the defence: a registry whose copy of an output changed (a
+    corrupt disk, an attacker with write access to its storage) is caught by the digest,
+    and the build stops there, naming it, rather than quietly building around it."""
+    registry, storage = registry_storage
+    components = eco.root / "manifests" / "components.yaml"
+    components.write_text(f"store: {{registry: {registry}/ottodeploy-store}}\n"
+                          + eco.components_text(registry=registry, cache=True))
+    assert run_inv("build", "scratch").code == 0
+    sdk = read_records(eco, "scratch")["sdk_build"]
+    manifest = json.loads((eco.root / ".ottodeploy" / "store" / "blobs" / "sha256" /
+                           sdk["digest"].removeprefix("sha256:")).read_bytes())
+    [layer] = manifest["layers"]
+    blob = registry_blob(storage, layer["digest"])
+    blob.write_bytes(blob.read_bytes()[:-8] + b"tampered")
+    second = tmp_path / "machine2"
+    shutil.copytree(eco.root, second, ignore=shutil.ignore_patterns(".ottodeploy"))
+    eco.clear_log()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("OTTODEPLOY_ROOT", str(second))
+        result = run_inv("build", "scratch", "--task", "services_image")
+    assert result.code == 1, result.output
+    assert f"blob {layer['digest']} arrived with other bytes" in result.output
+    assert "corrupt or was tampered with" in result.output
+    assert "sdk_build" in result.output
+    assert "services_image" not in eco.built() and "sdk_build" not in eco.built()
 
 
 # --- differences in bytes, and garbage -------------------------------------------------------

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from ottodeploy.core.errors import EXIT_BAD_INPUT
 from ottodeploy.environment import open_environment
@@ -92,6 +95,8 @@ def test_first_run_lists_every_task_in_golden_waves(eco: Ecosystem) -> None:
     for entry in (t for w in data["waves"] for t in w):
         assert (entry["key"], entry["sha"]) == (specs[entry["task"]].key,
                                                 specs[entry["task"]].sha)
+    for task in specs.values():   # the resolution every later job of a workflow pins
+        assert data["sources"][task.component]["sha"] == task.sha
     text = json.dumps(data)
     for name in NAMES:
         text = text.replace(eco.repos[name].url, f"<{name}>")
@@ -175,3 +180,34 @@ def test_unknown_environment_is_bad_input(eco: Ecosystem) -> None:
     result = run_inv("ci-matrix", "nowhere")
     assert result.code == EXIT_BAD_INPUT, result
     assert result.stdout == ""
+
+
+# --- what the registry already holds needs no job ----------------------------------------------
+
+
+def test_tasks_the_registry_holds_by_key_need_no_job(
+        eco: Ecosystem, registry: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """scratch built and pushed everything; beta (no lockfile, nothing built on this
+    runner) has the same sources, so the same keys: nothing to build. After one services
+    commit, services and explorer alone."""
+    monkeypatch.setenv("OTTODEPLOY_STORE_REGISTRY", f"{registry}/store")
+    monkeypatch.setenv("OTTO_TEST_PUSH", "1")        # images go to their own repositories
+    eco.write("manifests/components.yaml", eco.components_text(registry=registry, cache=True))
+    assert run_inv("build", "scratch").code == 0
+    shutil.rmtree(eco.root / ".ottodeploy")          # another runner: nothing local
+    data = matrix("beta")
+    assert data["waves"] == []
+    assert set(data["stored"]) == set(TASK_DEPS)
+    keys = open_environment(DeployRoot(eco.root), "beta").specs
+    assert data["stored"]["sdk_build"] == f"{registry}/store/sdk:bk-{keys['sdk_build'].key[:16]}"
+    assert data["stored"]["services_image"] == \
+        f"{registry}/ottobot-ai/ottochain-services:bk-{keys['services_image'].key[:16]}"
+    commit(eco, "services")
+    data = matrix("beta")
+    assert waves(data) == [["services_image"], ["explorer_image"]]
+    assert set(data["stored"]) == set(TASK_DEPS) - {"services_image", "explorer_image"}
+    # a registry that cannot be reached holds nothing: every task runs
+    monkeypatch.setenv("OTTODEPLOY_STORE_REGISTRY", "127.0.0.1:9/store")
+    eco.write("manifests/components.yaml", eco.components_text(registry="127.0.0.1:9",
+                                                               cache=True))
+    assert {t for w in waves(matrix("beta")) for t in w} == set(TASK_DEPS)

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from ottodeploy.core.errors import BuildError, RegistryError, StoreError
+from ottodeploy.core.errors import BuildError, IntegrityError, RegistryError, StoreError
 from ottodeploy.core.imageref import parse_image_ref
 from ottodeploy.ocilayout import OCI_MANIFEST, canonical, digest_of, pack, write_layout
 from ottodeploy.registry import RegistryClient
@@ -563,11 +563,41 @@ def test_pull_refuses_a_blob_with_other_bytes(tmp_path: Path,
         http_recorder.add_route("GET", f"/v2/store/c/blobs/{blob['digest']}",
                                 Response(200, body=b"evil bytes"))
     store = Store(tmp_path / "store")
-    with RegistryClient(env={}) as client, pytest.raises(RegistryError, match="other bytes"):
+    with RegistryClient(env={}) as client, pytest.raises(IntegrityError, match="other bytes"):
         store.pull(client, f"{http_recorder.host_port}/store/c:{cache_tag(KEY_A)}")
     assert store.lookup(KEY_A) is None and not store.has(digest)
     assert not store.blobs.exists() or not list(store.blobs.iterdir())
     assert not list((store.path / "tmp").iterdir())
+
+
+def test_a_manifest_that_is_not_what_the_registry_calls_it_is_refused(
+        tmp_path: Path, http_recorder: HttpRecorder) -> None:
+    """A registry whose stored manifest changed answers with the digest it filed it under
+    and other bytes: the pull stops instead of storing (and deploying) those bytes."""
+    source = Store(tmp_path / "source")
+    digest = source.put_outputs(KEY_A, make_checkout(tmp_path / "c"), OUTPUTS,
+                                component="c", artifact="a")
+    body = (source.blobs / digest[7:]).read_bytes().replace(b'"c"', b'"x"')
+    http_recorder.add_route("GET", f"/v2/store/c/manifests/{cache_tag(KEY_A)}", Response(
+        200, {"Content-Type": OCI_MANIFEST, "Docker-Content-Digest": digest}, body))
+    store = Store(tmp_path / "store")
+    with RegistryClient(env={}) as client, pytest.raises(IntegrityError, match="has digest"):
+        store.pull(client, f"{http_recorder.host_port}/store/c:{cache_tag(KEY_A)}")
+    assert store.lookup(KEY_A) is None
+
+
+def test_a_push_the_registry_files_under_another_digest_is_refused(
+        tmp_path: Path, http_recorder: HttpRecorder) -> None:
+    store = Store(tmp_path / "store")
+    digest = store.put_outputs(KEY_A, make_checkout(tmp_path / "c"), OUTPUTS,
+                               component="c", artifact="a")
+    manifest = json.loads((store.blobs / digest[7:]).read_bytes())
+    for blob in (manifest["config"], *manifest["layers"]):   # "there already"
+        http_recorder.add_route("HEAD", f"/v2/store/c/blobs/{blob['digest']}", Response(200))
+    http_recorder.add_route("PUT", f"/v2/store/c/manifests/{cache_tag(KEY_A)}", Response(
+        201, {"Docker-Content-Digest": "sha256:" + "0" * 64}))
+    with RegistryClient(env={}) as client, pytest.raises(IntegrityError, match="says it stored"):
+        store.push(KEY_A, digest, client, f"{http_recorder.host_port}/store/c")
 
 
 def test_image_digest_reads_the_registry(registry: str) -> None:

@@ -26,7 +26,9 @@ Otherwise ``run_task`` does the least that makes it so, in this order:
    lockfile wanted a digest, the new one is compared: ``reproduced`` true or false.
 
 The record is written atomically when the task succeeds. Failures come back as an
-``Outcome`` (doit actions report failure by returning it).
+``Outcome`` (doit actions report failure by returning it). An unreachable registry is a
+cache miss with a warning; a registry that sends or acknowledges bytes other than their
+digest names (``IntegrityError``) fails the task: a tampered remote store stops the run.
 """
 
 from __future__ import annotations
@@ -39,10 +41,11 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from .core.errors import OttodeployError, RegistryError, StoreError
+from .core.errors import IntegrityError, OttodeployError, RegistryError, StoreError
 from .core.keys import TaskSpec
 from .core.plan import Record, needs_retag
 from .core.variables import upstream, variables
@@ -364,11 +367,18 @@ def _push(ctx: BuildContext, spec: TaskSpec, digest: str) -> None:
 
 def _guarded(ctx: BuildContext, registry: str, spec: TaskSpec,
              call: Callable[[], object]) -> object:
-    """``call``, with an unreachable registry a miss and one warning per registry and run."""
+    """``call``, with an unreachable registry a miss and one warning per registry and run.
+
+    A registry that serves (or acknowledges) bytes other than their digest names is not a
+    miss: the task fails, so a tampered or corrupt remote store stops the run instead of
+    being quietly built around.
+    """
     if registry in ctx.unavailable:
         return None
     try:
         return call()
+    except IntegrityError as exc:
+        raise OttodeployError(f"task {spec.task} failed: {exc.message}", hint=exc.hint) from None
     except (RegistryError, StoreError) as exc:
         with ctx._lock:
             first = registry not in ctx.unavailable
@@ -377,6 +387,26 @@ def _guarded(ctx: BuildContext, registry: str, spec: TaskSpec,
             log.warning("%s: registry cache %s unavailable, building without it (%s)", spec.task,
                         registry, exc.message)
         return None
+
+
+def in_registry(ctx: BuildContext, spec: TaskSpec) -> str | None:
+    """Where another runner would find the task's artifact by its build key without
+    building it (``<store>/<component>:bk-<key16>``, or an image's own ``bk-`` tag), or
+    None. One ``HEAD``; an unreachable registry is a miss with a warning."""
+    from .core.imageref import parse_image_ref
+
+    if spec.released or not spec.cache:
+        return None
+    refs = []
+    if ctx.remote:
+        refs.append(f"{ctx.remote}/{spec.component}:{cache_tag(spec.key)}")
+    if spec.image_ref and not spec.outputs:
+        refs.append(str(parse_image_ref(spec.image_ref).with_tag(spec.cache_tag)))
+    for ref in refs:
+        parsed = parse_image_ref(ref)
+        if _guarded(ctx, parsed.registry, spec, partial(ctx.registry().manifest_digest, parsed)):
+            return ref
+    return None
 
 
 def _verify_released(ctx: BuildContext, spec: TaskSpec) -> str:
@@ -425,6 +455,8 @@ def _retag(ctx: BuildContext, spec: TaskSpec, digest: str) -> str | None:
     ref = parse_image_ref(spec.image_ref)
     try:
         return ctx.registry().retag(ref.with_digest(digest), ref.tag or "latest")
+    except IntegrityError as exc:
+        raise OttodeployError(f"task {spec.task} failed: {exc.message}", hint=exc.hint) from None
     except RegistryError as exc:
         log.warning("%s: cannot retag %s (%s); building instead", spec.task, spec.image_ref,
                     exc.message)

@@ -107,7 +107,7 @@ def context(run: BuildRun) -> BuildContext:
     opened = run.opened
     return BuildContext(opened.name, opened.state, opened.root.cache, reporter=run.reporter,
                         specs=opened.specs, store=Store.of_root(opened.root.path),
-                        remote=opened.static.store_registry, wanted=run.wanted)
+                        remote=opened.store_registry, wanted=run.wanted)
 
 
 def namespace(run: BuildRun) -> dict[str, Any]:

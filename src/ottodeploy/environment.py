@@ -25,6 +25,13 @@ most once:
    whether (and how old) a stored resolution can answer offline.
 4. The build keys of every task (``core.keys.plan_tasks``).
 
+Where the remote store is (``OpenEnvironment.store_registry``) is configuration:
+``OTTODEPLOY_STORE_REGISTRY`` when set, else ``components.yaml``'s
+``store.registry``, so one set of manifests and workflows runs against ghcr.io on
+GitHub and against a loopback registry in tests. It is read when the build starts,
+never cached with the cascade, and it is not part of any build key: the same sources
+have the same keys whichever registry shares their outputs.
+
 The validated manifests (``project``), the compatibility matrix and the host
 inventory are loaded when first asked for, and then kept.
 """
@@ -32,13 +39,15 @@ inventory are loaded when first asked for, and then kept.
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import __version__, atomicfile
-from .core.errors import OttodeployError, RepoUnreachable, ResolveError
+from .core.errors import OttodeployError, RepoUnreachable, ResolveError, UsageError
 from .core.keys import StaticCascade, StaticTask, TaskSpec, digest_text, plan_tasks
 from .core.sources import Resolution
 from .root import DeployRoot
@@ -49,6 +58,31 @@ if TYPE_CHECKING:
     from .inventory import Inventory
     from .manifests import Project
     from .state import Records
+
+
+STORE_REGISTRY_VAR = "OTTODEPLOY_STORE_REGISTRY"
+
+
+def store_registry(configured: str | None,
+                   environ: Mapping[str, str] | None = None) -> str | None:
+    """The remote store's registry path: ``OTTODEPLOY_STORE_REGISTRY`` when set and not
+    empty (validated like ``store.registry``), else ``configured`` (components.yaml's)."""
+    value = (os.environ if environ is None else environ).get(STORE_REGISTRY_VAR, "").strip()
+    if not value:
+        return configured
+    from pydantic import ValidationError
+
+    from .core.models import StoreConfig
+
+    try:
+        return StoreConfig(registry=value).registry
+    except ValidationError as exc:
+        why = "; ".join(str(e.get("msg", "")).removeprefix("Value error, ")
+                        for e in exc.errors())
+        raise UsageError(f"{STORE_REGISTRY_VAR}: {why}",
+                         hint="a registry and repository prefix, e.g. "
+                              "127.0.0.1:5000/ottodeploy-store; unset it to use "
+                              "components.yaml's store.registry") from None
 
 
 @dataclass
@@ -94,6 +128,11 @@ class OpenEnvironment:
         from .manifests import load_hosts
 
         return inventory(self.project.environment, load_hosts(self.root))
+
+    @property
+    def store_registry(self) -> str | None:
+        """The remote store (module docstring): the environment variable, else the manifest."""
+        return store_registry(self.static.store_registry)
 
     @property
     def records(self) -> Records:

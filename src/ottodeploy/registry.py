@@ -13,6 +13,11 @@ it per (registry, scope) and retry the request once; for ``Basic`` we retry once
 credentials. Still refused means access denied. Tokens and passwords never appear in a
 message: every error text is scrubbed of the secrets this client holds.
 
+Every digest is checked against the bytes: a manifest fetched by digest, a registry's
+``Docker-Content-Digest`` for a manifest it sends or stores, a blob as it streams in. A
+mismatch is an ``IntegrityError`` (the registry's copy is corrupt or tampered with),
+which callers never treat as a mere cache miss.
+
 Manifests are stored byte for byte: re-tagging GETs a manifest and PUTs the same bytes
 under another tag, so the digest (sha256 of those bytes) stays the same. ``push_image``
 builds a deterministic one-layer OCI image (fixed mtimes, sorted entries), so the same
@@ -36,7 +41,7 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
-from .core.errors import HttpError, RegistryError
+from .core.errors import HttpError, IntegrityError, RegistryError
 from .core.imageref import DOCKER_HUB, ImageRef, is_loopback, sha256_digest
 from .http import HttpClient, reason
 from .redact import redact
@@ -124,7 +129,12 @@ class RegistryClient:
             "PUT", ref, path, push=True, headers={"Content-Type": media_type}, data=body
         )
         self._expect(resp, ref, 201, 200)
-        return resp.headers.get("Docker-Content-Digest") or sha256_digest(body)
+        sent = sha256_digest(body)
+        stored = resp.headers.get("Docker-Content-Digest") or sent
+        if stored.startswith("sha256:") and stored != sent:
+            raise _error(ref, f"it says it stored {stored} for the manifest {sent} sent",
+                         integrity=True)
+        return stored
 
     def retag(self, src_ref: ImageRef, dst_tag: str) -> str:
         """Point ``dst_tag`` (same repository) at ``src_ref``'s manifest; same digest."""
@@ -139,12 +149,15 @@ class RegistryClient:
         self._expect(resp, ref, 200)
         body, computed = resp.content, sha256_digest(resp.content)
         if ref.digest and ref.digest.startswith("sha256:") and ref.digest != computed:
-            raise _error(ref, f"the manifest sent has digest {computed}")
+            raise _error(ref, f"the manifest sent has digest {computed}", integrity=True)
+        digest = resp.headers.get("Docker-Content-Digest") or computed
+        if digest.startswith("sha256:") and digest != computed:
+            raise _error(ref, f"the manifest it calls {digest} has digest {computed}",
+                         integrity=True)
         media_type = resp.headers.get("Content-Type", "").split(";")[0].strip()
         if media_type not in MANIFEST_TYPES:
             with contextlib.suppress(ValueError, AttributeError):
                 media_type = str(json.loads(body).get("mediaType") or media_type)
-        digest = resp.headers.get("Docker-Content-Digest") or computed
         return Manifest(body=body, media_type=media_type, digest=digest)
 
     # -- blobs and images --------------------------------------------------------------
@@ -220,7 +233,7 @@ class RegistryClient:
         if f"sha256:{hasher.hexdigest()}" != digest:
             dest_path.unlink(missing_ok=True)
             raise _error(ref, f"blob {digest} arrived with other bytes "
-                              f"(sha256:{hasher.hexdigest()})")
+                              f"(sha256:{hasher.hexdigest()})", integrity=True)
 
     def push_blob_file(self, ref: ImageRef, path: Path, digest: str) -> str:
         """Upload the file ``path`` (whose digest is ``digest``) unless the registry has it.
@@ -350,5 +363,11 @@ class RegistryClient:
         return redact(text, self._env)
 
 
-def _error(ref: ImageRef, what: str, *, hint: str | None = None) -> RegistryError:
-    return RegistryError(f"registry {ref.registry}, image {ref}: {what}", hint=hint)
+def _error(ref: ImageRef, what: str, *, hint: str | None = None,
+           integrity: bool = False) -> RegistryError:
+    message = f"registry {ref.registry}, image {ref}: {what}"
+    if integrity:
+        return IntegrityError(message, hint=hint or "its copy is corrupt or was tampered with: "
+                              "nothing from it is used; delete it there (a build pushes it "
+                              "again) and find out how it changed")
+    return RegistryError(message, hint=hint)

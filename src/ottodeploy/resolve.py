@@ -14,17 +14,29 @@
 All missing refs of an environment are reported together, each with the file,
 the key and the line, as bad input (exit 2); a repo that cannot be reached is
 an operation failure (exit 1).
+
+Pinned SHAs. ``OTTODEPLOY_PINNED_SHAS``, a JSON object ``{"<source>": "<40 hex>"}`` or
+``{"<source>": {"sha": "<40 hex>", "version": "<version>"}}``, makes step 3 answer those
+sources with the given commits instead of their refs' (or version tags') current tips,
+and step 4 with the given versions (no history read: no clone of the repo just for its
+tags). The ref must still exist, and the lockfile still records the ref as written. A
+workflow resolves once in its planning job and hands the result to every later job, so
+a branch that moves while the run goes on cannot split it: every job builds and deploys
+what was planned. A source pinned by ``sha`` in the manifest must be given its own SHA;
+a name that is not a source is an error.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from . import atomicfile
-from .core.errors import RefNotFound, RepoUnreachable
+from .core.errors import RefNotFound, RepoUnreachable, UsageError
 from .core.sources import Miss, Resolution, ResolvedSource, SourceRequest
 from .git import AmbiguousRef, RemoteRefs, ls_remote, repo_url
 from .mirror import Mirror
@@ -34,6 +46,67 @@ if TYPE_CHECKING:
     from .lockfile import LockedFile
     from .manifests import Project
 
+
+
+log = logging.getLogger("ottodeploy.resolve")
+PINNED_SHAS_VAR = "OTTODEPLOY_PINNED_SHAS"
+
+
+class Pinned(NamedTuple):
+    sha: str
+    version: str | None = None    # the planned version; None: computed here
+
+
+def pinned_sources(environ: Mapping[str, str] | None = None) -> dict[str, Pinned]:
+    """``OTTODEPLOY_PINNED_SHAS`` by source (empty when unset); malformed: bad input."""
+    from .core.refnames import is_sha
+    from .core.versions import parse_version
+
+    text = (os.environ if environ is None else environ).get(PINNED_SHAS_VAR, "").strip()
+    if not text:
+        return {}
+    hint = ('a JSON object of source names and 40-hex SHAs: {"ottochain": "<sha>"} or '
+            '{"ottochain": {"sha": "<sha>", "version": "0.6.2-dev.3"}}')
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise UsageError(f"{PINNED_SHAS_VAR} is not JSON", hint=hint) from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{PINNED_SHAS_VAR} is not a JSON object", hint=hint)
+    out = {}
+    for name, value in data.items():
+        sha, version = (value.get("sha"), value.get("version")) if isinstance(value, dict) \
+            else (value, None)
+        if not isinstance(sha, str) or not is_sha(sha):
+            raise UsageError(f"{PINNED_SHAS_VAR}: {name!r} is not given a 40-hex SHA", hint=hint)
+        if version is not None:
+            try:
+                parse_version(str(version))
+            except ValueError:
+                raise UsageError(f"{PINNED_SHAS_VAR}: {name!r} is given version {version!r}, "
+                                 "not a semantic version", hint=hint) from None
+        out[str(name)] = Pinned(sha, None if version is None else str(version))
+    return out
+
+
+def _apply_pins(reqs: list[SourceRequest],
+                pinned: dict[str, tuple[SourceRequest, str, str]],
+                pins: Mapping[str, Pinned]) -> None:
+    """Answer the pinned sources with their pinned SHAs (see the module docstring)."""
+    unknown = sorted(set(pins) - {r.name for r in reqs})
+    if unknown:
+        raise UsageError(f"{PINNED_SHAS_VAR} names {', '.join(unknown)}, not sources here",
+                         hint="sources: " + ", ".join(r.name for r in reqs))
+    for name, (req, ref, sha) in list(pinned.items()):
+        want = pins[name].sha if name in pins else sha
+        if want == sha:
+            continue
+        if req.pin == "sha":
+            raise UsageError(f"{PINNED_SHAS_VAR} gives {name} {want[:12]}, but the manifest "
+                             f"pins it to {sha[:12]}")
+        log.warning("%s: %s is at %s now; %s keeps it at %s", name, ref, sha[:12],
+                    PINNED_SHAS_VAR, want[:12])
+        pinned[name] = (req, ref, want)
 
 
 def read_remotes(urls: Iterable[str]) -> dict[str, RemoteRefs]:
@@ -174,6 +247,11 @@ def resolve_requests(requests: Iterable[SourceRequest], cache: Path,
             pinned[req.name] = (req, req.value, req.value)
             if not refs.has_commit_tip(req.value):
                 need_history.add(req.name)
+    pins = pinned_sources()
+    if pins:
+        _apply_pins(reqs, pinned, pins)
+        need_history.update(n for n, p in pins.items() if n in pinned and p.version is None
+                            and not listing[pinned[n][0].url].has_commit_tip(p.sha))
 
     versions: dict[str, str] = {}
     vcache = VersionCache(cache)
@@ -181,6 +259,10 @@ def resolve_requests(requests: Iterable[SourceRequest], cache: Path,
     for name, (req, ref, sha) in pinned.items():
         if req.pin == "version":
             versions[name] = strip_v(ref)
+            continue
+        planned = pins[name].version if name in pins else None
+        if planned is not None:
+            versions[name] = planned
             continue
         hit = vcache.get(req.url, sha, listing[req.url].tags_digest)
         if hit is not None and name not in need_history:

@@ -147,6 +147,11 @@ class RegistryError(OttodeployError):
     """A registry answered with an error or could not be reached."""
 
 
+class IntegrityError(RegistryError):
+    """A registry sent or acknowledged bytes that are not what their digest names: its copy is
+    corrupt or was tampered with. Never a cache miss: what asked for them fails."""
+
+
 class DeployError(OttodeployError):
     """A deploy, a smoke check or an e2e run failed."""
 

@@ -7,14 +7,23 @@ The environment is resolved and every task's build key computed as for a build
   changed key, missing outputs, an image to retag);
 - with ``--since LOCKFILE``, every task whose key differs from the lockfile's
   ``build_keys`` entry or that has none. CI runners share nothing but the
-  registry cache, so the last lockfile is their only memory. A build key holds
+  registry, so the last lockfile is their only memory. A build key holds
   the keys of everything upstream, so a commit anywhere changes the key of each
   task below it: comparing keys alone finds the whole affected set.
+
+Either way, a task whose key the registry already holds (the remote store, or an
+image's ``bk-`` tag: another environment or run built the same sources) needs no
+job: the jobs after it pull it by its key (``stored`` says where; one ``HEAD`` per
+task, in parallel; an unreachable registry means it is built).
 
 The tasks that run are grouped into waves: a task's wave is one more than the
 deepest wave of the running tasks it depends on, directly or through tasks that
 do not run (``graph.ArtifactGraph.waves``). So every wave needs only what
 earlier waves built, and the tasks of one wave are independent of each other.
+
+``sources`` gives every source's resolution as this run made it (repo, ref, sha,
+version): a workflow hands the SHAs to its later jobs (``OTTODEPLOY_PINNED_SHAS``), so
+they build and deploy exactly what was planned even when a branch moves meanwhile.
 """
 
 from __future__ import annotations
@@ -23,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.graph import ArtifactGraph
-from ..environment import open_environment
+from ..environment import OpenEnvironment, open_environment
 from ..lockfile import LockedFile, locate, read
 from ..root import DeployRoot
 from .build import plan_of
@@ -52,6 +61,8 @@ class CiMatrix:
     since: str | None
     waves: list[list[MatrixTask]] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    sources: dict[str, dict[str, str]] = field(default_factory=dict)
+    stored: dict[str, str] = field(default_factory=dict)     # task -> where the registry has it
 
     @property
     def tasks(self) -> list[str]:
@@ -60,7 +71,7 @@ class CiMatrix:
     def to_json(self) -> dict[str, Any]:
         return {"environment": self.environment, "since": self.since,
                 "waves": [[t.to_json() for t in wave] for wave in self.waves],
-                "skipped": self.skipped}
+                "skipped": self.skipped, "sources": self.sources, "stored": self.stored}
 
 
 def ci_matrix(root: DeployRoot, env: str, since: str | None = None) -> CiMatrix:
@@ -81,10 +92,29 @@ def ci_matrix(root: DeployRoot, env: str, since: str | None = None) -> CiMatrix:
             elif keys[name] != spec.key:
                 reasons[name] = f"build key differs from {lockfile.name}"
 
+    stored = _in_registry(opened, sorted(reasons))
+    for task in stored:
+        del reasons[task]
+
     graph = ArtifactGraph(nodes={t.task: (t.component, t.artifact) for t in specs.values()},
                           deps={t.task: t.deps for t in specs.values()})
     waves = [[MatrixTask(t, specs[t].component, specs[t].artifact, specs[t].key, specs[t].sha,
                          specs[t].version, reasons[t]) for t in wave]
              for wave in graph.waves(reasons)]
+    resolved = opened.resolution.sources if opened.resolution else {}
+    sources = {n: {"repo": s.repo, "ref": s.ref, "sha": s.sha, "version": s.version}
+               for n, s in resolved.items()}
     return CiMatrix(opened.name, lockfile.name if lockfile else None, waves,
-                    [t for t in specs if t not in reasons])
+                    [t for t in specs if t not in reasons], sources, stored)
+
+
+def _in_registry(opened: OpenEnvironment, tasks: list[str]) -> dict[str, str]:
+    """The ``tasks`` whose artifacts the registry holds by their current keys, and where."""
+    from .. import engine
+    from ..build import in_registry
+    from ..process import parallel
+    from ..reporting import Silent
+
+    ctx = engine.context(engine.BuildRun(opened, Silent()))
+    found = parallel(lambda task: in_registry(ctx, opened.specs[task]), tasks)
+    return {task: ref for task, ref in zip(tasks, found, strict=True) if ref is not None}
