@@ -32,11 +32,11 @@ from typing import TYPE_CHECKING, Any
 from .core.errors import HttpError
 from .core.interpolate import render
 from .core.models import SmokeCheck
-from .http import HttpClient
 from .inventory import Host, Inventory
 from .process import parallel
 
 if TYPE_CHECKING:
+    from .http import HttpClient  # with requests, imported when there are checks to run
     from .remote import Remote
 
 REQUEST_TIMEOUT = 5.0
@@ -207,6 +207,8 @@ def _attempt(http: HttpClient, request: Request, timeout: float,
 def run_checks(checks: list[SmokeCheck], values: Mapping[str, Mapping[str, str]],
                hosts: Inventory, remote: Remote | None = None) -> SmokeResult:
     """Run every check; ``remote`` (the environment's target) makes the ``via: ssh`` ones."""
+    from .http import HttpClient
+
     concrete = expand(checks, values, hosts)
 
     def one(request: Request) -> CheckResult:
