@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from tests.cascade_model import BRANCH, closure_of
 from tests.ecosystem import NAMES
@@ -91,21 +92,50 @@ def p2_exactness(ws: Workspace, random_sets: int) -> Figure:
 
 
 def p3_parallel(ws: Workspace) -> Figure:
+    """``doit -n 4`` over the cascade with recipes of exactly 1 s against its critical path.
+
+    The recipes are shell commands that sleep 1 s and then write their outputs (an image
+    task copies a prepared OCI layout into ``OTTO_OUT``), so a task's 1 s is the recipe's
+    own time: what the run takes beyond the critical path is the tool's.
+    """
     from ottodeploy.environment import open_environment
     from ottodeploy.root import DeployRoot
 
-    graph = open_environment(DeployRoot(ws.eco.root), "beta", resolve=False).project.graph
+    log = ws.tmp / "p3.log"
+    _one_second_recipes(ws, log)
+    graph = open_environment(DeployRoot(ws.eco.root), "scratch", resolve=False).project.graph
     critical, chain = graph.critical_path(dict.fromkeys(graph.nodes, 1.0))
-    doit(ws.eco.root, "list", "env=beta")  # resolve and cache outside the timed run
+    doit(ws.eco.root, "list", "env=scratch")  # resolve and cache outside the timed run
     start = time.perf_counter()
-    doit(ws.eco.root, "-n", "4", "-P", "thread", "env=beta", OTTO_TEST_SLEEP="1",
-         OTTO_TEST_LOG=str(ws.eco.log))
+    doit(ws.eco.root, "-n", "4", "-P", "thread", "env=scratch", BENCH_LOG=str(log))
     wall = time.perf_counter() - start
-    built = len(ws.built())
+    built = len(log.read_text().splitlines())
     ratio = wall / critical
-    return Figure("P3", f"doit -n 4, 1 s recipes, {len(graph.nodes)} tasks ({built} built)",
+    return Figure("P3", f"doit -n 4, 1 s shell recipes, {len(graph.nodes)} tasks ({built} built)",
                   f"{wall:.2f}s", f"critical path {critical:.0f}s ({len(chain)} tasks)", ratio,
                   "<= 1.08x", ratio <= 1.08 and built == len(graph.nodes), {"builds": built})
+
+
+def _one_second_recipes(ws: Workspace, log: Path) -> None:
+    """Every recipe of the workspace's components.yaml as ``sleep 1`` and its outputs."""
+    import yaml
+
+    from ottodeploy.ocilayout import write_layout
+
+    path = ws.eco.root / "manifests" / "components.yaml"
+    data = yaml.safe_load(path.read_text())
+    done = '&& echo "$OTTO_COMPONENT $OTTO_ARTIFACT" >> "$BENCH_LOG"'
+    for name, component in data["components"].items():
+        for artifact, spec in component["artifacts"].items():
+            if spec.get("image"):
+                layout = ws.tmp / "layouts" / f"{name}-{artifact}"
+                write_layout(layout, {"built.txt": f"{name} {artifact}".encode()}, tag="t")
+                spec["run"] = f'sleep 1 && cp -R {layout} "$OTTO_OUT/image" {done}'
+            else:
+                out = spec["outputs"][0].replace("*", "$OTTO_SHORT_SHA")
+                spec["run"] = (f'sleep 1 && mkdir -p out && echo "$OTTO_SHA" > "{out}" '
+                               f"{done}")
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
 
 
 def p6_leaf(ws: Workspace) -> Figure:

@@ -147,7 +147,7 @@ def _deploy_stage(lines: list[dict[str, Any]]) -> float:
     return float(end - start)
 
 
-def p8_promote_rollback(ws: Workspace, runs: int) -> Figure:
+def p8_promote_rollback(ws: Workspace, runs: int, step_seconds: float = STEP_SECONDS) -> Figure:
     site = Site(ws, repo=True)
     site.run("deploy", "scratch")
     builds = []
@@ -161,7 +161,7 @@ def p8_promote_rollback(ws: Workspace, runs: int) -> Figure:
     walls, stages, rollback_builds, rollback_steps = [], [], [], []
     for _ in range(runs):   # each rollback goes back to the other healthy lockfile of beta
         start = time.perf_counter()
-        done, built, steps = site.run("rollback", "beta", "--events", sleep=STEP_SECONDS)
+        done, built, steps = site.run("rollback", "beta", "--events", sleep=step_seconds)
         walls.append(time.perf_counter() - start)
         stages.append(_deploy_stage(events(done)))
         rollback_builds.append(built)
@@ -171,7 +171,7 @@ def p8_promote_rollback(ws: Workspace, runs: int) -> Figure:
     worst = max(builds + rollback_builds)
     return Figure("P8", f"promote+deploy beta x2 ({'+'.join(map(str, builds))} builds); inv "
                         f"rollback beta ({max(rollback_builds)} builds, "
-                        f"{min(rollback_steps)} steps of {STEP_SECONDS:.0f} s)",
+                        f"{min(rollback_steps)} steps of {step_seconds:.0f} s)",
                   f"{wall:.2f}s", f"{stage:.2f}s (its deploy stage)", ratio,
                   "0 builds, <= 1.20x", worst == 0 and ratio <= 1.2,
                   {"builds": worst, "steps": min(rollback_steps)})

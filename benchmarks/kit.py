@@ -28,7 +28,7 @@ if str(PROJECT) not in sys.path:
     sys.path.insert(0, str(PROJECT))
 
 from tests.ecosystem import Ecosystem, build_template  # noqa: E402
-from tests.gitrepos import GIT_ENV  # noqa: E402
+from tests.gitrepos import GIT_ENV, GitRepo  # noqa: E402
 
 
 @dataclass
@@ -133,13 +133,14 @@ def bare_doit(workdir: Path, tasks: int) -> Callable[[], None]:
 
 
 class Workspace:
-    """A fresh copy of the tests' seven-repo ecosystem in a temporary folder."""
+    """A fresh copy of the tests' seven-repo ecosystem in a temporary folder (made here, or
+    copied from a ``template`` made by ``build_template``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, template: tuple[Path, dict[str, GitRepo]] | None = None) -> None:
         self.tmp = Path(tempfile.mkdtemp(prefix="ottodeploy-bench-"))
-        template = self.tmp / "template"
-        repos = build_template(template)
-        self.eco = Ecosystem.copy(template, repos, self.tmp / "eco")
+        if template is None:
+            template = self.tmp / "template", build_template(self.tmp / "template")
+        self.eco = Ecosystem.copy(*template, self.tmp / "eco")
         self.eco.log = self.tmp / "recipes.jsonl"
 
     def close(self) -> None:
