@@ -12,7 +12,9 @@ its code and one message, without a traceback.
 
 The repos are read (``git ls-remote``, in the background) as soon as the
 environment's cascade is known, and the build's modules load while they answer:
-on a no-op build that wait is most of the time.
+on a no-op build that wait is most of the time. What is loaded by then lives until
+the process ends, so it is moved out of the garbage collector's sight
+(``gc.freeze``): no collection, nor the one at exit, walks it again.
 """
 
 from __future__ import annotations
@@ -82,10 +84,15 @@ def dodo_namespace(default_root: Path) -> dict[str, Any]:
     except OttodeployError as exc:
         sys.stderr.write(fail_message(exc) + "\n")
         raise SystemExit(exc.exit_code) from None
+    import gc
+
     from .. import engine
     from .console import ConsoleReporter
 
-    return engine.namespace(engine.BuildRun(opened, ConsoleReporter(), lock_on_first_action=True))
+    namespace = engine.namespace(engine.BuildRun(opened, ConsoleReporter(),
+                                                 lock_on_first_action=True))
+    gc.freeze()
+    return namespace
 
 
 def _load_build() -> None:
