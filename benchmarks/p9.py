@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from benchmarks.figures import Figure, Workspace
+    from benchmarks.kit import Figure, Workspace
 
 EMPTY_WORKFLOW = """\
 name: P9 baseline
@@ -65,7 +65,7 @@ def p9_workflow(ws: Workspace, runs: int = 3) -> Figure:
     from tests.actsite import ActSite
     from tests.servers import ServerUnavailable, run_registry
 
-    from benchmarks.figures import Figure
+    from benchmarks.kit import Figure
     from ottodeploy.core.graph import build_graph
     from ottodeploy.manifests import component_specs, load_components
     from ottodeploy.root import DeployRoot

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ottodeploy.core.keys import TaskSpec, plan_tasks
-from ottodeploy.core.plan import Record, plan
+from ottodeploy.core.plan import plan
+from ottodeploy.core.record import Record
 from tests.test_keys import cascade, sources
 
 

@@ -1,7 +1,10 @@
 """Writing files so that a crash leaves the old file or the new one, never half of either.
 
 The text goes to a temporary file in the same folder, is flushed and fsynced,
-and is renamed over the target (``os.replace`` is atomic on POSIX).
+and is renamed over the target (``os.replace`` is atomic on POSIX). A cache, which the
+next run makes again when it is lost, is written with ``durable=False``: still renamed
+into place whole, but not fsynced (a flush to the disk costs more than a no-op build's
+work; after a crash its reader may find it empty or old, and makes it again).
 ``create_exclusive`` instead refuses to replace anything: it links the
 finished temporary file to the target name, which fails when the name exists.
 """
@@ -13,7 +16,7 @@ import os
 from pathlib import Path
 
 
-def _write_temp(path: Path, data: str) -> Path:
+def _write_temp(path: Path, data: str, *, durable: bool = True) -> Path:
     import tempfile
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -22,7 +25,8 @@ def _write_temp(path: Path, data: str) -> Path:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(data)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             Path(tmp).unlink()
@@ -30,9 +34,9 @@ def _write_temp(path: Path, data: str) -> Path:
     return Path(tmp)
 
 
-def write_text(path: Path, data: str) -> None:
-    """Replace ``path`` with ``data`` atomically."""
-    tmp = _write_temp(path, data)
+def write_text(path: Path, data: str, *, durable: bool = True) -> None:
+    """Replace ``path`` with ``data`` atomically (and, when ``durable``, on disk)."""
+    tmp = _write_temp(path, data, durable=durable)
     tmp.replace(path)
 
 

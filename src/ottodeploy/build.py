@@ -47,11 +47,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from .core.errors import IntegrityError, OttodeployError, RegistryError, StoreError
 from .core.keys import TaskSpec
-from .core.plan import Record, needs_retag
-from .core.variables import upstream, variables
-from .layoutdir import remove_tree
-from .mirror import Mirror
-from .process import stream
+from .core.record import Record, needs_retag
 from .reporting import Reporter, Silent, output_to
 from .state import Records
 from .store import Store, cache_tag
@@ -99,6 +95,7 @@ class BuildContext:
         self._registry: RegistryClient | None = None
         self._lock = threading.Lock()
         self._checkouts: dict[str, Future[Path]] | None = None
+        self._folders: dict[tuple[str, str], str] = {}   # (task, key) -> its unpacked outputs
         self.unavailable: set[str] = set()  # registries that failed this run (cache skipped)
 
     def prepare_checkouts(self, specs: Iterable[TaskSpec]) -> None:
@@ -147,14 +144,26 @@ class BuildContext:
         return self.store.has(record.digest)
 
     def outputs(self, specs: Iterable[TaskSpec]) -> dict[str, str]:
-        """The read-only folders of the stored artifacts of ``specs`` (current keys only)."""
+        """The read-only folders of the stored artifacts of ``specs`` (current keys only).
+
+        A task's folder is looked up once per build: a task runs at most once in a build,
+        before anything that needs its outputs, and an unpacked folder never changes, so
+        every task below it (a deep cascade gives each task hundreds upstream) reuses it.
+        """
         records = self.records
         out = {}
         for spec in specs:
-            record = records.get(spec.task)
-            if (record is not None and record.key == spec.key and record.digest
-                    and record.extra.get("in") == IN_STORE and self.store.has(record.digest)):
-                out[spec.task] = str(self.store.unpack(record.digest))
+            folder = self._folders.get((spec.task, spec.key))
+            if folder is None:
+                record = records.get(spec.task)
+                if (record is None or record.key != spec.key or not record.digest
+                        or record.extra.get("in") != IN_STORE
+                        or not self.store.has(record.digest)):
+                    continue
+                folder = str(self.store.unpack(record.digest))
+                with self._lock:
+                    self._folders[(spec.task, spec.key)] = folder
+            out[spec.task] = folder
         return out
 
 
@@ -260,6 +269,8 @@ def _run(ctx: BuildContext, spec: TaskSpec) -> tuple[str, Record]:
 
 def checkout_for(ctx: BuildContext, spec: TaskSpec) -> Path:
     """A clean worktree of the task's component at its SHA."""
+    from .mirror import Mirror
+
     mirror = Mirror(ctx.cache, spec.url)
     if not mirror.ensure_commit(spec.sha):
         raise OttodeployError(f"{spec.task}: commit {spec.sha} is not in {spec.url}")
@@ -270,6 +281,10 @@ def checkout_for(ctx: BuildContext, spec: TaskSpec) -> Path:
 
 def _build(ctx: BuildContext, spec: TaskSpec, say: Callable[[str], None]) -> tuple[str, str]:
     """Run the recipe; the new artifact's digest and where it is (store or registry)."""
+    from .core.variables import upstream, variables
+    from .layoutdir import remove_tree
+    from .process import stream
+
     checkout = ctx.checkout(spec)
     tmp = ctx.env_state / "tmp"
     tmp.mkdir(parents=True, exist_ok=True)

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -55,6 +55,7 @@ from .state import LastResolution
 
 if TYPE_CHECKING:
     from .core.models import CompatibilityFile
+    from .git import RemoteRefs
     from .inventory import Inventory
     from .manifests import Project
     from .state import Records
@@ -216,7 +217,7 @@ def open_environment(root: DeployRoot, name: str, *, resolve: bool = True,
         project = load_project(root, name)
         static = static_cascade(project, digest or "")
         if digest is not None and keep_cascade:
-            atomicfile.write_text(cache_file, json.dumps(static.to_json()))
+            atomicfile.write_text(cache_file, json.dumps(static.to_json()), durable=False)
     opened = OpenEnvironment(root, name, static, _project=project)
     if resolution is not None:
         return opened.with_resolution(resolution)
@@ -224,20 +225,30 @@ def open_environment(root: DeployRoot, name: str, *, resolve: bool = True,
         return last_resolved(opened)
     if not resolve:
         return opened
+    return resolved(opened, keep=keep_cascade)
+
+
+def resolved(opened: OpenEnvironment, *, keep: bool = True,
+             remotes: Callable[[], Mapping[str, RemoteRefs]] | None = None) -> OpenEnvironment:
+    """``opened`` with its sources resolved now (step 3), stored as its last resolution
+    unless ``keep`` is false. ``remotes`` gives the repos' refs when they are already being
+    read (``resolve.start_reading``); it raises as reading them here would."""
     from .resolve import resolve_requests
 
+    static = opened.static
     last = LastResolution(opened.state)
     try:
-        resolved, misses = resolve_requests(static.sources, root.cache)
+        listing = remotes() if remotes is not None else None
+        found, misses = resolve_requests(static.sources, opened.root.cache, listing)
     except RepoUnreachable as exc:
-        raise exc.with_hint(last.offline_hint(name, static.sources)) from None
+        raise exc.with_hint(last.offline_hint(opened.name, static.sources)) from None
     if misses:
         from .resolve import resolve as resolve_project
 
         resolve_project(opened.project)  # raises with file, key and line
         raise OttodeployError("sources changed while resolving; run again")
-    result = Resolution(name, resolved)
-    if keep_cascade:
+    result = Resolution(opened.name, found)
+    if keep:
         last.save(static.sources, result)
     return opened.with_resolution(result)
 

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .core.errors import GitError, ProcessFailed, RepoUnreachable, UsageError
-from .core.versions import best_tag
 from .process import Completed, run
 
 GITHUB = "https://github.com/{}.git"
@@ -213,6 +212,8 @@ class Repo:
         """The highest version tag reachable from HEAD (a release beats its prereleases)."""
         if self.head() is None:
             return None
+        from .core.versions import best_tag
+
         tags = self.git(["tag", "--merged", "HEAD"]).stdout.split()
         best = best_tag(tags)
         return best[0] if best else None

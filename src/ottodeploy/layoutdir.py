@@ -195,5 +195,6 @@ class LayoutDir:
             assert index is not None
             before = canonical(index)
             yield index
-            if canonical(index) != before:
-                atomicfile.write_text(self.index_path, json.dumps(index, indent=2) + "\n")
+            after = canonical(index)  # compact: json's C encoder (indented, it is Python's)
+            if after != before:
+                atomicfile.write_text(self.index_path, after.decode() + "\n")

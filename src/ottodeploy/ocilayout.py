@@ -21,7 +21,6 @@ names outside the folder and never writing through a symlink.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import io
 import json
@@ -29,7 +28,6 @@ import os
 import shutil
 import stat
 import sys
-import tarfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
 from typing import IO, Any, NamedTuple, Protocol
@@ -39,6 +37,9 @@ from .core.errors import BuildError, StoreError
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
+# tarfile's type flags: tarfile and gzip are imported where a layer is written or read, so
+# the store's readers (a no-op build asks whether an artifact is there) never load them
+REGTYPE, SYMTYPE, DIRTYPE = b"0", b"2", b"5"
 
 
 class Image(NamedTuple):
@@ -65,7 +66,7 @@ class TarEntry(NamedTuple):
 
     path: str                         # relative, "/"-separated
     mode: int
-    kind: bytes = tarfile.REGTYPE     # REGTYPE | DIRTYPE | SYMTYPE
+    kind: bytes = REGTYPE             # REGTYPE | DIRTYPE | SYMTYPE
     content: bytes | Path = b""
     target: str = ""                  # of a symlink
 
@@ -106,15 +107,17 @@ class _Digesting:
 
 def _write_tar(entries: Iterable[TarEntry], out: IO[bytes]) -> None:
     """The one tar writer: mtime 0, uid/gid 0, no user names, files streamed from disk."""
+    import tarfile
+
     with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT,
                       encoding="utf-8") as tar:
         for entry in entries:
             info = tarfile.TarInfo(entry.path)
             info.type, info.mode = entry.kind, entry.mode
-            if entry.kind == tarfile.SYMTYPE:
+            if entry.kind == SYMTYPE:
                 info.linkname = entry.target
                 tar.addfile(info)
-            elif entry.kind != tarfile.REGTYPE:
+            elif entry.kind != REGTYPE:
                 tar.addfile(info)
             elif isinstance(entry.content, Path):
                 with entry.content.open("rb") as handle:
@@ -127,6 +130,8 @@ def _write_tar(entries: Iterable[TarEntry], out: IO[bytes]) -> None:
 
 def _write_layer(entries: Iterable[TarEntry], out: IO[bytes]) -> Layer:
     """Tar then gzip ``entries`` into ``out`` (no name, mtime 0, OS byte 255 in the header)."""
+    import gzip
+
     compressed = _Digesting(out)
     with gzip.GzipFile(filename="", mode="wb", fileobj=compressed, mtime=0) as gz:
         plain = _Digesting(gz)
@@ -144,7 +149,7 @@ def _tar(files: Mapping[str, bytes]) -> bytes:
     if any(not path or ".." in path.split("/") for path in clean):
         raise ValueError(f"invalid file names in image: {sorted(files)}")
     buf = io.BytesIO()
-    _write_tar((TarEntry(path, 0o755, tarfile.DIRTYPE) if path not in clean else
+    _write_tar((TarEntry(path, 0o755, DIRTYPE) if path not in clean else
                 TarEntry(path, 0o755 if path.endswith((".py", ".sh")) else 0o644,
                          content=clean[path])
                 for path in sorted(_parents(clean) | clean.keys())), buf)
@@ -153,6 +158,8 @@ def _tar(files: Mapping[str, bytes]) -> bytes:
 
 def build_image(files: Mapping[str, bytes], config: Mapping[str, Any] | None = None) -> Image:
     """The image holding ``files``; ``config`` is its runtime config (Env, Cmd, Labels)."""
+    import gzip
+
     layer_tar = _tar(files)
     compressed = io.BytesIO()
     with gzip.GzipFile(filename="", mode="wb", fileobj=compressed, mtime=0) as gz:
@@ -209,9 +216,9 @@ def pack(root: Path, paths: Iterable[str | Path], out: IO[bytes]) -> Layer:
                                  hint="declare the link itself, or the folder it points to")
         _collect(top, rel, found)
     for parent in _parents(found) - found.keys():
-        found[parent] = TarEntry(parent, 0o755, tarfile.DIRTYPE)
+        found[parent] = TarEntry(parent, 0o755, DIRTYPE)
     for entry in found.values():
-        if entry.kind == tarfile.SYMTYPE:
+        if entry.kind == SYMTYPE:
             _check_link(entry, found)
     return _write_layer((found[p] for p in sorted(found)), out)
 
@@ -223,12 +230,12 @@ def _collect(top: Path, rel: str, found: dict[str, TarEntry]) -> None:
     except FileNotFoundError:
         raise BuildError(f"output {rel!r} does not exist in {top}") from None
     if stat.S_ISLNK(st.st_mode):
-        found[rel] = TarEntry(rel, 0o777, tarfile.SYMTYPE, target=str(path.readlink()))
+        found[rel] = TarEntry(rel, 0o777, SYMTYPE, target=str(path.readlink()))
     elif stat.S_ISREG(st.st_mode):
         mode = 0o755 if st.st_mode & 0o111 else 0o644
         found[rel] = TarEntry(rel, mode, content=path)
     elif stat.S_ISDIR(st.st_mode):
-        found[rel] = TarEntry(rel, 0o755, tarfile.DIRTYPE)
+        found[rel] = TarEntry(rel, 0o755, DIRTYPE)
         with os.scandir(path) as children:
             names = [child.name for child in children]
         for name in names:
@@ -282,6 +289,8 @@ def apply_layer(layer: IO[bytes], dest: Path) -> int:
     Later layers replace what earlier ones wrote; ``.wh.<name>`` removes ``<name>`` and
     ``.wh..wh..opq`` empties its folder (OCI whiteouts). Devices and fifos are skipped.
     """
+    import tarfile
+
     made = 0
     with tarfile.open(fileobj=layer, mode="r|*") as tar:
         for member in tar:

@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -39,12 +39,12 @@ from . import atomicfile
 from .core.errors import RefNotFound, RepoUnreachable, UsageError
 from .core.sources import Miss, Resolution, ResolvedSource, SourceRequest
 from .git import AmbiguousRef, RemoteRefs, ls_remote, repo_url
-from .mirror import Mirror
 from .process import parallel
 
 if TYPE_CHECKING:
     from .lockfile import LockedFile
     from .manifests import Project
+    from .mirror import Mirror
 
 
 
@@ -127,6 +127,17 @@ def read_remotes(urls: Iterable[str]) -> dict[str, RemoteRefs]:
     return {u: r for u, r in results.items() if isinstance(r, RemoteRefs)}
 
 
+def start_reading(urls: Iterable[str]) -> Callable[[], dict[str, RemoteRefs]]:
+    """``read_remotes(urls)`` started now, in the background: calling what this returns
+    waits for it, and raises what ``read_remotes`` raises."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ls-remote")
+    reading = pool.submit(read_remotes, list(urls))
+    pool.shutdown(wait=False)
+    return reading.result
+
+
 class VersionCache:
     """Branch-build versions by (repo, SHA, tag digest), in ``cache/versions.json``."""
 
@@ -149,7 +160,8 @@ class VersionCache:
 
     def save(self) -> None:
         if self.dirty:
-            atomicfile.write_text(self.path, json.dumps(self.data, indent=0, sort_keys=True))
+            atomicfile.write_text(self.path, json.dumps(self.data, indent=0, sort_keys=True),
+                                  durable=False)
             self.dirty = False
 
 
@@ -271,6 +283,8 @@ def resolve_requests(requests: Iterable[SourceRequest], cache: Path,
             todo.append(name)
 
     def history(name: str) -> str | None:
+        from .mirror import Mirror
+
         req, _, sha = pinned[name]
         mirror = Mirror(cache, req.url)
         # a cache miss means a new SHA or a changed tag list: bring the mirror up to date
@@ -340,6 +354,8 @@ def resolve_locked(project: Project, replay: LockedFile) -> Resolution:
         what = ", ".join([*(f"{n} (not in the lockfile)" for n in sorted(missing)),
                           *(f"{n} (not in {env.name} any more)" for n in sorted(extra))])
         raise fail([(("sources",), f"cannot replay: {what}")])
+    from .mirror import Mirror
+
     urls = {name: repo_url(lock.sources[name].repo, project.root.path) for name in env.sources}
 
     def version_of(name: str) -> str | None:

@@ -34,12 +34,12 @@ from . import interrupts
 from .core.errors import BadInput, HttpError
 from .core.interpolate import render
 from .core.models import SmokeCheck, http_url_problem
-from .http import HttpClient
 from .inventory import Host, Inventory
 from .process import parallel
 from .reporting import Reporter
 
 if TYPE_CHECKING:
+    from .http import HttpClient  # with requests, imported when there are checks to run
     from .remote import Remote
 
 REQUEST_TIMEOUT = 5.0
@@ -223,6 +223,8 @@ def run_checks(checks: list[SmokeCheck], values: Mapping[str, Mapping[str, str]]
     ``check`` event with ``state: waiting`` and its last problem, again every
     ``WAITING_EVERY`` seconds. After SIGINT/SIGTERM (``interrupts``) no check tries again.
     """
+    from .http import HttpClient
+
     concrete = expand(checks, values, hosts)
 
     def one(request: Request) -> CheckResult:

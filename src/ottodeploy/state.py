@@ -27,13 +27,15 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import atomicfile
-from .core.plan import Record
+from .core.record import Record
 from .core.sources import Resolution, ResolvedSource, SourceRequest
-from .locks import Holder, hold
 from .statefiles import clear_way, read_json, set_aside
+
+if TYPE_CHECKING:
+    from .locks import Holder
 
 
 class Records:
@@ -133,7 +135,7 @@ class LastResolution:
         data = {"environment": resolution.environment, "resolved_at": round(time.time(), 3),
                 "requests": _request_rows(requests),
                 "sources": {n: s.to_json() for n, s in resolution.sources.items()}}
-        atomicfile.write_text(self.path, json.dumps(data, indent=1))
+        atomicfile.write_text(self.path, json.dumps(data, indent=1), durable=False)  # a cache
 
     def offline_hint(self, env: str, requests: Iterable[SourceRequest]) -> str:
         """What can answer without the repos: the stored resolution and its age, or nothing."""
@@ -160,6 +162,8 @@ class LastResolution:
 @contextmanager
 def env_lock(env_state: Path, command: str) -> Iterator[Holder]:
     """Hold the environment's deploy lock; ``LockHeld`` at once, naming the holder, if taken."""
+    from .locks import hold
+
     with hold(env_state / "deploy.lock", command, "deploy of this environment") as me:
         yield me
 
@@ -167,5 +171,7 @@ def env_lock(env_state: Path, command: str) -> Iterator[Holder]:
 @contextmanager
 def build_lock(env_state: Path, command: str) -> Iterator[Holder]:
     """Hold the environment's build lock: builds and deploys never interleave their records."""
+    from .locks import hold
+
     with hold(env_state / "build.lock", command, "build of this environment") as me:
         yield me

@@ -37,10 +37,8 @@ from __future__ import annotations
 
 import json
 import logging
-import tarfile
 import tempfile
 import time
-import zlib
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -211,6 +209,9 @@ class Store(LayoutDir):
         final = self.path / "unpacked" / hex_of(digest)
         if final.is_dir():
             return final
+        import tarfile  # here, not on the paths that only ask what the store holds
+        import zlib
+
         with flock(self.path / "locks" / f"{final.name}.lock"):
             if final.is_dir():
                 return final

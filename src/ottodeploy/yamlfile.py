@@ -16,6 +16,10 @@ Python values itself:
 * size, nesting depth and node count are bounded, and the text must be UTF-8.
 
 All problems of a file are raised together as one ``ManifestError``.
+
+The node tree is composed by libyaml when PyYAML has it (the same tree, marks and
+tags, an order of magnitude faster: a deploy reads every lockfile); a text libyaml
+refuses is composed again by PyYAML itself, so every syntax error reads as it always did.
 """
 
 from __future__ import annotations
@@ -167,13 +171,25 @@ def _read(path: Path, display: str) -> str:
         raise ManifestError(display, [Problem((), "is not UTF-8 text", line)]) from None
 
 
+_FAST_LOADER = getattr(yaml, "CSafeLoader", None)   # libyaml's parser, when PyYAML has it
+
+
+def _compose(text: str) -> yaml.Node | None:
+    if _FAST_LOADER is not None:
+        try:
+            return yaml.compose(text, Loader=_FAST_LOADER)
+        except (yaml.YAMLError, RecursionError):
+            pass  # said again below, in PyYAML's words
+    return yaml.compose(text, Loader=yaml.SafeLoader)
+
+
 def parse(text: str, display: str) -> Document:
     """Parse YAML ``text`` strictly; ``display`` names the file in errors."""
     if "\x00" in text:
         line = text[: text.index("\x00")].count("\n") + 1
         raise ManifestError(display, [Problem((), "contains a NUL byte (binary file?)", line)])
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = _compose(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         what = exc.problem or "invalid YAML"

@@ -9,11 +9,18 @@ cannot be reached, the environment's last stored resolution stands in, with a
 warning saying how old it is (``doit list`` works offline); without one, the
 one-line error and its hint. An ``OttodeployError`` while loading exits with
 its code and one message, without a traceback.
+
+The repos are read (``git ls-remote``, in the background) as soon as the
+environment's cascade is known, and the build's modules load while they answer:
+on a no-op build that wait is most of the time. What is loaded by then lives until
+the process ends, so it is moved out of the garbage collector's sight
+(``gc.freeze``): no collection, nor the one at exit, walks it again.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,18 +42,23 @@ def default_env(root: DeployRoot, env: str | None) -> str:
                      hint="pass env=NAME")
 
 
-def _opened(root: DeployRoot, env: str) -> OpenEnvironment:
-    """The environment, resolved now, or from its last resolution when no repo answers."""
+def _opened(root: DeployRoot, env: str, meanwhile: Callable[[], None]) -> OpenEnvironment:
+    """The environment, resolved now, or from its last resolution when no repo answers;
+    ``meanwhile`` runs while the repos are read."""
     import time
 
-    from ..environment import open_environment
+    from ..environment import last_resolved, open_environment, resolved
+    from ..resolve import start_reading
 
+    cascade = open_environment(root, env, resolve=False)
+    reading = start_reading(source.url for source in cascade.static.sources)
+    meanwhile()
     try:
-        return open_environment(root, env)
+        return resolved(cascade, remotes=reading)
     except RepoUnreachable as exc:
         unreachable = exc
     try:
-        opened = open_environment(root, env, offline=True)
+        opened = last_resolved(cascade)
     except ResolveError:
         raise unreachable from None
     from ..state import LastResolution
@@ -62,16 +74,28 @@ def dodo_namespace(default_root: Path) -> dict[str, Any]:
     """What ``dodo.py`` exports: ``DOIT_CONFIG`` and the environment's tasks."""
     from doit import get_initial_workdir, get_var
 
-    from .. import engine
     from . import fail_message, setup_logging
-    from .console import ConsoleReporter
 
     setup_logging()
     try:
         start = get_initial_workdir()
         root = DeployRoot.locate(default_root, search_from=Path(start) if start else None)
-        opened = _opened(root, default_env(root, get_var("env") or ""))
+        opened = _opened(root, default_env(root, get_var("env") or ""), _load_build)
     except OttodeployError as exc:
         sys.stderr.write(fail_message(exc) + "\n")
         raise SystemExit(exc.exit_code) from None
-    return engine.namespace(engine.BuildRun(opened, ConsoleReporter(), lock_on_first_action=True))
+    import gc
+
+    from .. import engine
+    from .console import ConsoleReporter
+
+    namespace = engine.namespace(engine.BuildRun(opened, ConsoleReporter(),
+                                                 lock_on_first_action=True))
+    gc.freeze()
+    return namespace
+
+
+def _load_build() -> None:
+    """Import what the build needs once the environment is open (while the repos answer)."""
+    from .. import engine  # noqa: F401
+    from . import console  # noqa: F401

@@ -9,7 +9,6 @@ are spoken to over plain HTTP, as Docker does; ``is_loopback`` says which.
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import re
 from dataclasses import dataclass, replace
 
@@ -95,6 +94,8 @@ def is_loopback(registry: str) -> bool:
         host = host[1:].split("]", 1)[0]
     if host == "localhost":
         return True
+    import ipaddress  # here: every build key names images, few runs ask this
+
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
