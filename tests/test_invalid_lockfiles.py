@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 
 from ottodeploy.core.errors import EXIT_BAD_INPUT
-from ottodeploy.core.models import LockedArtifact
+from ottodeploy.core.lockmodels import LockedArtifact
 from ottodeploy.manifests import load_lockfile
 from ottodeploy.root import DeployRoot
 from tests.conftest import Result, run_inv

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
+from ottodeploy.core.lockmodels import Lockfile
 from ottodeploy.core.models import (
     Artifact,
     CompatibilityFile,
@@ -15,7 +16,6 @@ from ottodeploy.core.models import (
     Deploy,
     Environment,
     Host,
-    Lockfile,
     SmokeCheck,
     Source,
 )

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from ottodeploy.core.models import CompatibilityFile, Lockfile
+from ottodeploy.core.lockmodels import Lockfile
+from ottodeploy.core.models import CompatibilityFile
 from ottodeploy.core.overview import (
     artifacts_of,
     changes,

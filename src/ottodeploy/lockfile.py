@@ -34,7 +34,7 @@ import yaml
 
 from . import __version__, atomicfile
 from .core.errors import ManifestError, OttodeployError, RecordError, UsageError
-from .core.models import Lockfile, Verification
+from .core.lockmodels import Lockfile, Verification
 from .root import DeployRoot
 
 _NAME = re.compile(r"[a-z][a-z0-9-]*-\d{4}-\d\d-\d\d-\d{4}(-\d+)?\.yaml")
@@ -264,7 +264,7 @@ def artifact_digests(lock: Lockfile) -> dict[str, str | None]:
     """Per artifact task, the content digest the lockfile names (None: an old entry that
     named only a build key or a tag)."""
     from .core.imageref import image_digest
-    from .core.models import LockedArtifact
+    from .core.lockmodels import LockedArtifact
 
     out: dict[str, str | None] = {}
     for task, entry in lock.artifacts.items():

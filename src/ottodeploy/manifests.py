@@ -34,14 +34,13 @@ from .aliases import alias_problems, canonical_environment, canonical_matrix
 from .core.errors import ManifestError, Problem, UsageError
 from .core.graph import ArtifactGraph, ComponentSpec, GraphError, build_graph
 from .core.interpolate import references
+from .core.lockmodels import UNION_TAGS, Lockfile
 from .core.models import (
     SMOKE_PLAIN_NAMES,
-    UNION_TAGS,
     CompatibilityFile,
     ComponentsFile,
     Environment,
     HostsFile,
-    Lockfile,
 )
 from .root import DeployRoot
 from .yamlfile import Document, load

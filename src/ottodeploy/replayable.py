@@ -22,7 +22,7 @@ The deploy definition gate (``trust.gate``) applies to replays as well.
 from __future__ import annotations
 
 from .core.errors import ApprovalError, ManifestError
-from .core.models import Lockfile
+from .core.lockmodels import Lockfile
 from .git import repo_url
 from .history import DeployHistory
 from .lockfile import LockedFile

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..core.models import Lockfile
+from ..core.lockmodels import Lockfile
 from ..core.plan import Plan
 from ..core.sources import Resolution
 from ..flows.autodeploy import AutoDeployReport

@@ -32,7 +32,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from .imageref import image_digest
-from .models import CompatibilityFile, LockedArtifact, LockedSource, Lockfile
+from .lockmodels import LockedArtifact, LockedSource, Lockfile
+from .models import CompatibilityFile
 from .versions import Range
 
 PROMOTION_ORDER = ("scratch", "beta", "staging", "prod")

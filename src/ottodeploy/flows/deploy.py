@@ -53,7 +53,7 @@ from ..core.errors import (
     RecordError,
 )
 from ..core.keys import digest_text
-from ..core.models import LockedArtifact, LockedComponent, Lockfile
+from ..core.lockmodels import LockedArtifact, LockedComponent, Lockfile
 from ..definition import definition_digest
 from ..environment import OpenEnvironment, open_environment
 from ..lockfile import LockedFile, current, new_lockfile, require_writable, write_new_or_keep

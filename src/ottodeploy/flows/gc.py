@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..core.models import LockedArtifact
+from ..core.lockmodels import LockedArtifact
 from ..lockfile import history
 from ..root import DeployRoot
 from ..state import Records

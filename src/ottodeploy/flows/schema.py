@@ -22,7 +22,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from ..core.events import Event
-from ..core.models import CompatibilityFile, ComponentsFile, Environment, HostsFile, Lockfile
+from ..core.lockmodels import Lockfile
+from ..core.models import CompatibilityFile, ComponentsFile, Environment, HostsFile
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 ID_PREFIX = "urn:ottodeploy:schema:"

@@ -36,7 +36,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..core.errors import BadInput, GitError, OttodeployError, RefNotFound, ResolveError
-from ..core.models import Lockfile
+from ..core.lockmodels import Lockfile
 from ..core.overview import (
     Column,
     ComponentChange,

@@ -31,7 +31,7 @@ from ..artifacts import Recorded
 from ..build import Wanted
 from ..core.errors import BadInput
 from ..core.fingerprint import deploy_fingerprint
-from ..core.models import LockedComponent
+from ..core.lockmodels import LockedComponent
 from ..core.variables import deploy_variables, var_name
 from ..environment import OpenEnvironment
 from ..inventory import Host, Inventory, host_variables

@@ -22,7 +22,7 @@ from typing import Any
 
 from ..artifacts import Recorded
 from ..core.errors import DeployError, UsageError
-from ..core.models import LockedArtifact, Lockfile
+from ..core.lockmodels import LockedArtifact, Lockfile
 from ..core.sources import Resolution, ResolvedSource
 from ..environment import OpenEnvironment
 from ..lockfile import LockedFile, current

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 
 from ..core.errors import DeployError
-from ..core.models import Verification
+from ..core.lockmodels import Verification
 from ..environment import OpenEnvironment, open_environment
 from ..lockfile import LockedFile, add_verification, current, utc_timestamp
 from ..reporting import Reporter, note

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from ..core.models import Lockfile, Verification
+from ..core.lockmodels import Lockfile, Verification
 from ..core.overview import ArtifactView, Column, CompatCheck, ComponentChange, Health
 
 TaskState = Literal["rebuild", "up to date", "unknown"]
