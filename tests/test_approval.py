@@ -25,6 +25,7 @@ from tests.deployrepo import (
     init_deploy_repo,
     lockfiles,
     release_images,
+    sha_of,
     write_lock,
 )
 from tests.ecosystem import VERSION_ENV, Ecosystem
@@ -333,31 +334,92 @@ def commit_lockfiles(eco: Ecosystem) -> None:
     dgit(eco, "commit", "--quiet", "-m", "chore: lockfiles")
 
 
+def approved_prod(eco: Ecosystem, bob: Person) -> tuple[str, Path]:
+    """staging promoted into prod, approved by Bob, deployed: (the merge, prod's lockfile)."""
+    assert approve(promoted(eco), bob).code == 0
+    merge = head(eco)
+    result = cli("deploy", "prod")
+    assert result.code == 0, result
+    (name,) = env_lockfiles(eco, "prod")
+    return merge, eco.root / "lockfiles" / name
+
+
 def test_rollback_to_a_committed_healthy_prod_lockfile_needs_no_new_approval(
         gated: Ecosystem, bob: Person) -> None:
     eco = gated
-    good = write_lock(eco, "prod", timestamp="2026-01-01T10:00:00Z")
+    merge, good = approved_prod(eco, bob)
+    assert f"commit: {merge}" in good.read_text()      # the approval its sources stand on
     bad = write_lock(eco, "prod", status="failed", revs={"ottochain": "v0.6.0"},
-                     timestamp="2026-01-02T10:00:00Z")
+                     timestamp="2099-01-02T10:00:00Z")
     # the lockfiles are not committed: not a record of the repository yet
     assert_refused(eco, "rollback", "prod", why=f"lockfiles/{good.name} is not committed")
     commit_lockfiles(eco)
-    # the deploy definition is not approved: a rollback runs its deploy steps, so: refused
-    assert_refused(eco, "rollback", "prod", why="is not a verified approval")
-    assert approve(promoted(eco), bob).code == 0
     # replaying a lockfile that was not healthy is refused
     assert_refused(eco, "deploy-lockfile", bad.name, why="its status is failed")
     result = cli("rollback", "prod")
     assert result.code == 0, result
     assert f"rolling prod back from {bad.name} to {good.name}" in result.stdout
-    assert f"approval: {good.name} is committed and was healthy in prod" in result.stdout
+    assert f"approval: {good.name} is committed and was healthy in prod; its sources are " \
+           f"what {merge[:7]} approved" in result.stdout
     assert f"approved by {bob.by}" in result.stdout
     new = sorted(set(env_lockfiles(eco, "prod")) - {good.name, bad.name})
     assert len(new) == 1
     text = (eco.root / "lockfiles" / new[0]).read_text()
     assert "status: healthy" in text
     assert f"replay_of: {good.name}" in text
+    assert f"commit: {merge}" in text and f"replayed from {good.name}" in text
     assert deployed(eco)[-1] == "prod monitoring 0.1.0"
+    # the rollback's own lockfile stands on the same approval: it can be replayed in turn
+    commit_lockfiles(eco)
+    again = cli("deploy-lockfile", new[0])
+    assert again.code == 0, again
+    # the deploy definition changed without approval: a replay runs its deploy steps, so refused
+    commit_file(eco, "deploy/notes.txt", "x\n", "chore: a note")
+    assert_refused(eco, "deploy-lockfile", new[0], why="is not a verified approval")
+
+
+def _only_approved(eco: Ecosystem, bob: Person, attack: str) -> tuple[str, str]:
+    """A lockfile committed straight to lockfiles/, unreviewed: (its name, why it is refused)."""
+    merge, good = approved_prod(eco, bob)
+    text = good.read_text()
+    forged = eco.root / "lockfiles" / "prod-2099-01-01-0000.yaml"
+    if attack == "no approval recorded":
+        # another environment's healthy lockfile relabelled as prod's and committed
+        (staging,) = env_lockfiles(eco, "staging")
+        staging_text = (eco.root / "lockfiles" / staging).read_text()
+        forged.write_text(staging_text.replace("environment: staging", "environment: prod"))
+        why = "it records no approval: no approved deploy of prod wrote it"
+    elif attack == "an approved lockfile's commit swapped, version kept":
+        # ottochain at v0.6.0's commit, still claiming the approved 0.6.1
+        old, new = sha_of(eco, "ottochain", "v0.6.1"), sha_of(eco, "ottochain", "v0.6.0")
+        forged.write_text(text.replace(old, new))
+        why = (f"sources.ottochain.sha {new[:12]} is not the commit of the approved version "
+               f"v0.6.1 ({old[:12]})")
+    elif attack == "an approved lockfile's version swapped":
+        old, new = sha_of(eco, "ottochain", "v0.6.1"), sha_of(eco, "ottochain", "v0.6.0")
+        forged.write_text(text.replace(old, new).replace("version: 0.6.1", "version: 0.6.0"))
+        why = "sources.ottochain.version 0.6.0 is not the v0.6.1 of prod's manifest as approved"
+    elif attack == "approval naming a commit outside the history":
+        forged.write_text(text.replace(merge, "deadbeef" * 5))
+        why = "its approval deadbee is not in the history of HEAD"
+    else:   # an approval naming a commit that is no approval (the deploy repo's first)
+        first = dgit(eco, "rev-list", "--max-parents=0", "HEAD")
+        forged.write_text(text.replace(merge, first))
+        why = f"its approval {first[:7]} is not a verified approval"
+    commit_lockfiles(eco)
+    return forged.name, why
+
+
+@pytest.mark.parametrize("attack", [
+    "no approval recorded", "an approved lockfile's commit swapped, version kept",
+    "an approved lockfile's version swapped", "approval naming a commit outside the history",
+    "approval naming a commit that is no approval",
+])
+def test_only_what_an_approval_pinned_is_replayed(gated: Ecosystem, bob: Person,
+                                                  attack: str) -> None:
+    """Committed straight to lockfiles/, so committed, healthy, prod's: still refused."""
+    name, why = _only_approved(gated, bob, attack)
+    assert_refused(gated, "deploy-lockfile", name, why=why)
 
 
 def _forge_environment(path: Path, env: str) -> None:

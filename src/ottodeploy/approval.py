@@ -36,18 +36,31 @@ _SSH_KEY_STARTS = ("ssh-", "sk-ssh-", "ecdsa-", "sk-ecdsa-", "-----BEGIN OPENSSH
 
 
 def require_approval(project: Project, *, replay: LockedFile | None = None,
+                     carried: LockedFile | None = None,
                      say: Callable[[str], None] = lambda _: None) -> Approval:
-    """Refuse (``ApprovalError``) unless ``project``'s environment may be deployed as it is."""
+    """Refuse (``ApprovalError``) unless ``project``'s environment may be deployed as it is.
+
+    Returns the approval the deploy's lockfile records: the deploy definition's, or for a
+    replay the approval its sources stand on (the replayed lockfile's, still verified), so a
+    lockfile of a replay can itself be replayed later. ``carried`` (``deploy --only``) is
+    checked as a replay, and the new lockfile records the deploy definition's approval.
+    """
     from .replayable import require_replayable
 
     env = project.environment.name
-    if replay is not None:
-        require_replayable(project, replay)
-        say(f"   approval: {replay.name} is committed and was healthy in {env}; "
-            "its sources need no new approval")
+    sources = None
+    for locked in (replay, carried):
+        if locked is not None:
+            sources = require_replayable(project, locked)
+            say(f"   approval: {locked.name} is committed and was healthy in {env}; its "
+                f"sources are what {sources.commit[:7]} approved and need no new approval")
     approval = gate(project.root, env, project.components)
     say(f"   approval: {approval.describe()}")
-    return approval
+    if replay is None or sources is None:
+        return approval
+    detail = (f"{sources.detail}; replayed from {replay.name}, its deploy definition "
+              f"approved in {approval.commit[:7]} by {approval.approver}")
+    return Approval(sources.commit, sources.kind, sources.approver, detail[:500])
 
 
 def parse_person(text: str | None) -> tuple[str, str]:

@@ -83,7 +83,7 @@ def deploy(root: DeployRoot, env: str, *, reporter: Reporter, dry_run: bool = Fa
         carried = subset.carried_lockfile(root, opened.name)
     approval = None
     if project.environment.approval_required:  # before any repo is read for a replay
-        approval = require_approval(project, replay=replay or carried,
+        approval = require_approval(project, replay=replay, carried=carried,
                                     say=lambda t: note(reporter, t))
     resolution = resolve_locked(project, replay) if replay else resolve(project)
     if carried is not None:
