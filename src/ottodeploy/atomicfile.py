@@ -7,6 +7,8 @@ into place whole, but not fsynced (a flush to the disk costs more than a no-op b
 work; after a crash its reader may find it empty or old, and makes it again).
 ``create_exclusive`` instead refuses to replace anything: it links the
 finished temporary file to the target name, which fails when the name exists.
+A replaced file keeps its permission bits; a new one gets what ``open`` would give it
+(``0o666`` less the umask), not the temporary file's private ``0o600``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,16 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
+
+_UMASK = os.umask(0o022)   # read once, at import: os.umask can only be read by setting it
+os.umask(_UMASK)
+
+
+def _mode_for(path: Path) -> int:
+    try:
+        return path.stat().st_mode & 0o7777
+    except OSError:
+        return 0o666 & ~_UMASK
 
 
 def _write_temp(path: Path, data: str, *, durable: bool = True) -> Path:
@@ -23,6 +35,7 @@ def _write_temp(path: Path, data: str, *, durable: bool = True) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            os.fchmod(handle.fileno(), _mode_for(path))
             handle.write(data)
             handle.flush()
             if durable:
