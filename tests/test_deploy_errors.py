@@ -61,3 +61,18 @@ def test_a_defect_in_the_deploy_stage_is_raised_after_the_record_is_written(
     assert (lock["status"], lock["tests"]["deploy"]) == ("failed", "failed")
     assert lock["note"] == "the deploy stage failed: 'OTTO_IMAGE'"
     assert deployed(site) == []
+
+
+def test_a_failing_smoke_after_unchanged_components_says_how_to_redeploy_them(
+        site: Ecosystem, monkeypatch: pytest.MonkeyPatch) -> None:
+    deploy(DeployRoot(site.root), "scratch", reporter=Collected())
+    # nothing changed, so no step runs; what runs is checked again, and fails
+    monkeypatch.setattr(stages, "run_checks", _raises(DeployError("node1: connection refused")))
+    with pytest.raises(DeployError) as failed:
+        deploy(DeployRoot(site.root), "scratch", reporter=Collected())
+    hint = failed.value.hint or ""
+    assert "ottochain, services, explorer were not redeployed (deployed as before)" in hint
+    assert "inv deploy scratch --all redeploys every component" in hint
+    (failed_lock,) = [lock for lock in map(read_lock, lockfiles(site))
+                      if lock["status"] == "failed"]
+    assert {c["deployed"] for c in failed_lock["components"].values()} == {"unchanged"}

@@ -148,8 +148,13 @@ def deploy(root: DeployRoot, env: str, *, reporter: Reporter, dry_run: bool = Fa
                                   + f", but {written.where(root)}\n{written.in_full()}")
         # ---
     if report.status != "healthy":
-        raise DeployError(f"deploy of {opened.name} failed: {report.problem}",
-                          hint=f"lockfile {written.shown(root)} records it as failed")
+        hint = f"lockfile {written.shown(root)} records it as failed"
+        kept = [n for n, c in report.components.items() if c.deployed == "unchanged"]
+        if kept and report.reached in ("smoke", "e2e"):
+            hint += (f"; {', '.join(kept)} {'was' if len(kept) == 1 else 'were'} not "
+                     "redeployed (deployed as before); if what runs is not what was "
+                     f"deployed, inv deploy {opened.name} --all redeploys every component")
+        raise DeployError(f"deploy of {opened.name} failed: {report.problem}", hint=hint)
     return report
 
 
