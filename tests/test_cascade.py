@@ -545,7 +545,9 @@ def test_kill_9_mid_cascade_keeps_what_finished(eco: Ecosystem, tmp_path: Path) 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     started = tmp_path / "started.txt"
-    env = {**os.environ, "OTTO_TEST_SLEEP": "0.4", "OTTO_TEST_STARTED": str(started)}
+    # each recipe sleeps long enough that the one killed mid-recipe is still running, in a
+    # session of its own, when the next build takes the lock and stops it
+    env = {**os.environ, "OTTO_TEST_SLEEP": "1.5", "OTTO_TEST_STARTED": str(started)}
 
     def begun() -> list[str]:
         return started.read_text().split() if started.exists() else []
@@ -581,9 +583,13 @@ def test_kill_9_mid_cascade_keeps_what_finished(eco: Ecosystem, tmp_path: Path) 
     assert list(elsewhere.iterdir()) == []  # state is under the deploy root, not the cwd
     assert set(Records(state_dir(eco)).all()) == set(finished)
 
+    running = state_dir(eco) / "running"
+    assert [p.name for p in running.iterdir()] == [killed]   # its recipe outlived the build
+
     rerun = build(eco)
     assert rerun.code == 0
-    assert_once(rerun.built)
+    assert not any(running.iterdir())
+    assert_once(rerun.built)            # the leftover was stopped before it could finish
     assert set(rerun.built) == ALL_TASKS - set(finished)
     assert killed in rerun.built
     assert_order(rerun.records)

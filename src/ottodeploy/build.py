@@ -45,6 +45,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
+from . import leftovers
 from .core.errors import IntegrityError, OttodeployError, RegistryError, StoreError
 from .core.keys import TaskSpec
 from .core.record import Record, needs_retag
@@ -293,8 +294,9 @@ def _build(ctx: BuildContext, spec: TaskSpec, say: Callable[[str], None]) -> tup
         inputs = ctx.outputs(upstream(spec, ctx.specs))
         env = {**os.environ, **variables(ctx.env, spec, ctx.specs, str(out), inputs)}
         say(f"$ {spec.run}")
-        code, _tail = stream(["bash", "-c", spec.run], cwd=checkout, env=env,
-                            on_line=say, timeout=ctx.recipe_timeout)
+        with leftovers.running(ctx.env_state, spec.task) as token:
+            code, _tail = stream(["bash", "-c", spec.run], cwd=checkout, env={**env, **token},
+                                 on_line=say, timeout=ctx.recipe_timeout)
         if code != 0:
             status = "timed out" if code is None else f"exited with {code}"
             raise OttodeployError(f"task {spec.task} failed: recipe {status}: {spec.run}",

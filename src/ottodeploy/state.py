@@ -174,4 +174,7 @@ def build_lock(env_state: Path, command: str) -> Iterator[Holder]:
     from .locks import hold
 
     with hold(env_state / "build.lock", command, "build of this environment") as me:
+        from .leftovers import reap
+
+        reap(env_state)   # recipes a killed build left running: nothing else builds now
         yield me
