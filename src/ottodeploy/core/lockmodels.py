@@ -34,10 +34,11 @@ from .models import (
     NAME_PATTERN,
     Name,
     NonEmpty,
+    _check_ref,
     _check_repo,
+    _check_version,
     _Model,
 )
-from .refnames import ref_problem
 
 
 class LockedSource(_Model):
@@ -50,24 +51,14 @@ class LockedSource(_Model):
     pinned_by: Literal["ref", "version", "sha"] | None = None
 
     _repo = field_validator("repo")(_check_repo)
-
-    @field_validator("ref")
-    @classmethod
-    def _ref_name(cls, value: str | None) -> str | None:
-        if value is not None and (problem := ref_problem(value)):
-            raise ValueError(f"ref {value!r} {problem}")
-        return value
+    _ref_name = field_validator("ref")(_check_ref)
 
     @field_validator("version")
     @classmethod
     def _semver(cls, value: str | None) -> str | None:
-        if value is not None:
-            from .versions import parse_version
-
-            if len(value) > 128:
-                raise ValueError("version is longer than 128 characters")
-            parse_version(value)
-        return value
+        if value is not None and len(value) > 128:   # a lockfile is read from anyone
+            raise ValueError("version is longer than 128 characters")
+        return _check_version(value)
 
 
 def _artifact_shape(value: Any) -> str:

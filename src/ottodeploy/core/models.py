@@ -50,6 +50,20 @@ def _check_repo(value: str | None) -> str | None:
     return value
 
 
+def _check_ref(value: str | None) -> str | None:
+    if value is not None and (problem := ref_problem(value)):
+        raise ValueError(f"ref {value!r} {problem}")
+    return value
+
+
+def _check_version(value: str | None) -> str | None:
+    if value is not None:
+        from .versions import parse_version
+
+        parse_version(value)
+    return value
+
+
 def _check_refs(text: str, plain: frozenset[str] = frozenset()) -> str:
     try:
         references(text, plain=plain)
@@ -199,22 +213,8 @@ class Source(_Model):
         default_factory=dict, description="Values passed to recipes as OTTO_BUILD_WITH_<NAME>.")
 
     _repo = field_validator("repo")(_check_repo)
-
-    @field_validator("ref")
-    @classmethod
-    def _ref_name(cls, value: str | None) -> str | None:
-        if value is not None and (problem := ref_problem(value)):
-            raise ValueError(f"ref {value!r} {problem}")
-        return value
-
-    @field_validator("version")
-    @classmethod
-    def _semver(cls, value: str | None) -> str | None:
-        if value is not None:
-            from .versions import parse_version
-
-            parse_version(value)
-        return value
+    _ref_name = field_validator("ref")(_check_ref)
+    _semver = field_validator("version")(_check_version)
 
     @field_validator("sha")
     @classmethod
