@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import secrets
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,6 +32,9 @@ _PROC = Path("/proc")
 @contextlib.contextmanager
 def running(env_state: Path, task: str) -> Iterator[dict[str, str]]:
     """List ``task``'s recipe as running while the block runs; the variables to give it."""
+    # imported only when a recipe runs: off a no-op build's path
+    import secrets
+
     entry = env_state / "running" / task
     token = secrets.token_hex(16)
     atomicfile.write_text(entry, token + "\n", durable=False)
