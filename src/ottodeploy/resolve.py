@@ -59,12 +59,13 @@ class Pinned(NamedTuple):
 
 def pinned_sources(environ: Mapping[str, str] | None = None) -> dict[str, Pinned]:
     """``OTTODEPLOY_PINNED_SHAS`` by source (empty when unset); malformed: bad input."""
-    from .core.refnames import is_sha
-    from .core.versions import parse_version
-
     text = (os.environ if environ is None else environ).get(PINNED_SHAS_VAR, "").strip()
     if not text:
         return {}
+    # imported only when pins are given: semver stays off a no-op build's path
+    from .core.refnames import is_sha
+    from .core.versions import parse_version
+
     hint = ('a JSON object of source names and 40-hex SHAs: {"ottochain": "<sha>"} or '
             '{"ottochain": {"sha": "<sha>", "version": "0.6.2-dev.3"}}')
     try:
