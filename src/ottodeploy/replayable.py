@@ -118,12 +118,12 @@ def _approved_sources(project: Project, h: DeployHistory, lock: Lockfile,
         raise refuse(f"its approval {short} is not a verified approval: {exc.reason}") from None
     rel = h.rel(project.root.env_file(env))
     text = h.blob(commit, rel)
+    if text is None:
+        raise refuse(f"{rel} is not a file at its approval {short}")
     try:
-        approved = validate(Environment, parse(text or "", f"{rel} at {short}"))
+        approved = validate(Environment, parse(text, f"{rel} at {short}"))
     except ManifestError:
-        approved = None
-    if approved is None or text is None:
-        raise refuse(f"{rel} at its approval {short} is not a valid manifest")
+        raise refuse(f"{rel} at its approval {short} is not a valid manifest") from None
     for name, source in lock.sources.items():
         pinned = approved.sources.get(name)
         where = f"{env}'s manifest as approved in {short}"
