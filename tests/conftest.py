@@ -32,6 +32,16 @@ def _git_identity() -> Iterator[None]:
             os.environ[k] = v
 
 
+@pytest.fixture(autouse=True)
+def _no_signal_left_over() -> Iterator[None]:
+    """A signal a test sent stays recorded until the next command starts (``interrupts``);
+    tests that call the library below any command start clean instead."""
+    from ottodeploy import interrupts
+
+    yield
+    interrupts._state.reset(active=False)
+
+
 @pytest.fixture(scope="session")
 def ecosystem_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, GitRepo]]:
     base = tmp_path_factory.mktemp("ecosystem-template")
