@@ -20,7 +20,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from .build import BuildContext, Outcome, Wanted, run_task, up_to_date
@@ -32,18 +31,20 @@ from .reporting import Reporter
 from .statefiles import doit_database
 
 
-@dataclass
 class BuildRun:
-    """One run of doit over an environment's tasks."""
+    """One run of doit over an environment's tasks (a plain class: it loads on a no-op build)."""
 
-    opened: OpenEnvironment
-    reporter: Reporter
-    wanted: dict[str, Wanted] = field(default_factory=dict)   # a replay's locked digests
-    outcomes: dict[str, Outcome] = field(default_factory=dict)
-    selected: set[str] | None = None     # the tasks this run may execute (set by the reporter)
-    code: int = 0
-    lock_on_first_action: bool = False   # take the build lock when a task first runs (doit)
-    _held: Any = None
+    def __init__(self, opened: OpenEnvironment, reporter: Reporter,
+                 wanted: dict[str, Wanted] | None = None, *,
+                 lock_on_first_action: bool = False) -> None:
+        self.opened = opened
+        self.reporter = reporter
+        self.wanted: dict[str, Wanted] = {} if wanted is None else wanted  # a replay's digests
+        self.outcomes: dict[str, Outcome] = {}
+        self.selected: set[str] | None = None  # the tasks this run may execute (the reporter's)
+        self.code = 0
+        self.lock_on_first_action = lock_on_first_action  # build lock at a task's first action
+        self._held: Any = None
 
     @property
     def counts(self) -> dict[str, int]:

@@ -41,7 +41,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -86,17 +85,21 @@ def store_registry(configured: str | None,
                               "components.yaml's store.registry") from None
 
 
-@dataclass
 class OpenEnvironment:
-    """One environment of a deploy root, opened once for a command."""
+    """One environment of a deploy root, opened once for a command.
 
-    root: DeployRoot
-    name: str
-    static: StaticCascade
-    resolution: Resolution | None = None
-    specs: dict[str, TaskSpec] = field(default_factory=dict)
-    _project: Project | None = None
-    resolved_at: float | None = None    # when the resolution is a stored one: its time
+    A plain class, not a dataclass: it loads on every command, a no-op build's too.
+    """
+
+    def __init__(self, root: DeployRoot, name: str, static: StaticCascade,
+                 resolution: Resolution | None = None,
+                 specs: dict[str, TaskSpec] | None = None, _project: Project | None = None,
+                 resolved_at: float | None = None) -> None:
+        self.root, self.name, self.static = root, name, static
+        self.resolution = resolution
+        self.specs: dict[str, TaskSpec] = {} if specs is None else specs
+        self._project = _project
+        self.resolved_at = resolved_at      # when the resolution is a stored one: its time
 
     @property
     def state(self) -> Path:

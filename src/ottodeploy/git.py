@@ -18,7 +18,6 @@ import hashlib
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
@@ -186,8 +185,7 @@ def commit_on_new_branch(top: Path, branch: str, files: Mapping[str, str], messa
 # --- repositories ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Repo:
+class Repo(NamedTuple):
     """A repository git commands run in: a work tree or bare repo, or a cache mirror."""
 
     location: str

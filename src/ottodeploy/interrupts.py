@@ -40,7 +40,6 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -87,12 +86,12 @@ def group_alive(pgid: int) -> bool:
     return False
 
 
-@dataclass(eq=False)
+# Plain classes, not dataclasses: they are made when the module loads, on every command.
 class Child:
     """A process the tool started; ``group``: it leads its own process group."""
 
-    proc: subprocess.Popen[Any]
-    group: bool
+    def __init__(self, proc: subprocess.Popen[Any], group: bool) -> None:
+        self.proc, self.group = proc, group
 
     def send(self, sig: int) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -117,18 +116,18 @@ class Child:
         self.proc.wait()
 
 
-@dataclass
 class _State:
-    active: bool = False
-    signal: str | None = None
-    raised: bool = False          # the interruption was raised (or returned) once
-    raising: bool = True          # False inside ``deferred``
-    holding: int = 0              # spawning a child: no raise until it is tracked
-    deadline: float = 0.0
-    children: dict[int, Child] = field(default_factory=dict)
+    def __init__(self, *, active: bool = False) -> None:
+        self.reset(active=active)
 
     def reset(self, *, active: bool) -> None:
-        self.__init__(active=active)  # type: ignore[misc]
+        self.active = active
+        self.signal: str | None = None
+        self.raised = False           # the interruption was raised (or returned) once
+        self.raising = True           # False inside ``deferred``
+        self.holding = 0              # spawning a child: no raise until it is tracked
+        self.deadline = 0.0
+        self.children: dict[int, Child] = {}
 
 
 _state = _State()
