@@ -54,6 +54,7 @@ from .state import Records
 from .store import Store, cache_tag
 
 if TYPE_CHECKING:
+    from .core.imageref import ImageRef
     from .registry import RegistryClient
 
 log = logging.getLogger("ottodeploy.build")
@@ -426,13 +427,18 @@ def in_registry(ctx: BuildContext, spec: TaskSpec) -> str | None:
     return None
 
 
-def _verify_released(ctx: BuildContext, spec: TaskSpec) -> str:
+def _image_digest(ctx: BuildContext, spec: TaskSpec) -> tuple[ImageRef, str | None]:
+    """``spec``'s image reference and the digest the registry has for it (None: not there)."""
     from .core.imageref import parse_image_ref
 
     assert spec.image_ref is not None
     ref = parse_image_ref(spec.image_ref)
+    return ref, ctx.registry().manifest_digest(ref)
+
+
+def _verify_released(ctx: BuildContext, spec: TaskSpec) -> str:
     try:
-        digest = ctx.registry().manifest_digest(ref)
+        ref, digest = _image_digest(ctx, spec)
     except RegistryError as exc:
         raise OttodeployError(f"task {spec.task}: cannot check released image "
                               f"{spec.image_ref}: {exc.message}") from None
@@ -446,12 +452,8 @@ def _verify_released(ctx: BuildContext, spec: TaskSpec) -> str:
 
 def _read_back(ctx: BuildContext, spec: TaskSpec) -> str:
     """The digest of the image the recipe pushed (HEAD), or why there is none."""
-    from .core.imageref import parse_image_ref
-
-    assert spec.image_ref is not None
-    ref = parse_image_ref(spec.image_ref)
     try:
-        digest = ctx.registry().manifest_digest(ref)
+        _, digest = _image_digest(ctx, spec)
     except RegistryError as exc:
         raise OttodeployError(f"task {spec.task} failed: cannot read back {spec.image_ref}: "
                               f"{exc.message}",

@@ -94,6 +94,10 @@ class RemoteRefs(NamedTuple):
             raise AmbiguousRef(ref)
         return branch or tag
 
+    def version_tag(self, bare: str) -> str | None:
+        """The tag of released version ``bare`` (no leading v): ``v<bare>``, else ``<bare>``."""
+        return next((t for t in (f"v{bare}", bare) if self.commit_of(f"refs/tags/{t}")), None)
+
     @property
     def tags(self) -> dict[str, str]:
         """Tag name -> commit."""

@@ -146,9 +146,8 @@ def _approved_sources(project: Project, h: DeployHistory, lock: Lockfile,
     def tagged(item: tuple[str, LockedSource, str]) -> str | None:
         _, source, version = item
         refs = ls_remote(repo_url(source.repo, project.root.path))
-        bare = version.removeprefix("v")
-        return next((c for t in (f"v{bare}", bare) if (c := refs.commit_of(f"refs/tags/{t}"))),
-                    None)
+        tag = refs.version_tag(version.removeprefix("v"))
+        return None if tag is None else refs.commit_of(f"refs/tags/{tag}")
 
     for (name, source, version), commit_now in zip(
             versioned, parallel(tagged, versioned), strict=True):

@@ -248,7 +248,7 @@ def resolve_requests(requests: Iterable[SourceRequest], cache: Path,
             pinned[req.name] = (req, req.value, sha)
         elif req.pin == "version":
             bare = strip_v(req.value)
-            tag = next((t for t in (f"v{bare}", bare) if refs.commit_of(f"refs/tags/{t}")), None)
+            tag = refs.version_tag(bare)
             if tag is None:
                 misses.append(Miss(
                     req.name, "version",

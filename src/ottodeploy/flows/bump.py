@@ -72,7 +72,7 @@ def bump(root: DeployRoot, env: str, component: str, version: str, *,
 
     repo = source.repo or project.components.components[component].repo
     remote = ls_remote(repo_url(repo, root.path))
-    tag = next((t for t in (f"v{bare}", bare) if remote.commit_of(f"refs/tags/{t}")), None)
+    tag = remote.version_tag(bare)
     if tag is None:
         newest = sorted(((v, t) for t in remote.tags if (v := tag_version(t)) is not None),
                         reverse=True)[:5]
