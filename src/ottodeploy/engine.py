@@ -45,6 +45,9 @@ class BuildRun:
         self.code = 0
         self.lock_on_first_action = lock_on_first_action  # build lock at a task's first action
         self._held: Any = None
+        self.ctx: BuildContext | None = None   # the tasks' context (``context``)
+        self.background_uploads = False        # set by ``run``, which waits for them
+        self.upload_failed = False
 
     @property
     def counts(self) -> dict[str, int]:
@@ -106,9 +109,12 @@ def context(run: BuildRun) -> BuildContext:
     from .store import Store
 
     opened = run.opened
-    return BuildContext(opened.name, opened.state, opened.root.cache, reporter=run.reporter,
-                        specs=opened.specs, store=Store.of_root(opened.root.path),
-                        remote=opened.store_registry, wanted=run.wanted)
+    ctx = BuildContext(opened.name, opened.state, opened.root.cache, reporter=run.reporter,
+                       specs=opened.specs, store=Store.of_root(opened.root.path),
+                       remote=opened.store_registry, wanted=run.wanted)
+    ctx.background_uploads = run.background_uploads
+    run.ctx = ctx
+    return ctx
 
 
 def namespace(run: BuildRun) -> dict[str, Any]:
@@ -141,8 +147,11 @@ def run(opened: OpenEnvironment, tasks: list[str], reporter: Reporter, jobs: int
         raise UsageError(f"unknown task {unknown[0]!r} in environment {opened.name}",
                          hint="tasks: " + ", ".join(opened.specs))
     build = BuildRun(opened, reporter, dict(wanted or {}))
+    build.background_uploads = True    # waited for at the end of the run (complete_run)
     args = ["run", *(["-n", str(jobs), "-P", "thread"] if jobs > 1 else []), *tasks]
     build.code = int(DoitMain(ModuleTaskLoader(namespace(build))).run(args))
+    if build.upload_failed and build.code == 0:
+        build.code = 1
     return build
 
 
@@ -224,6 +233,10 @@ class _Progress:
         pass
 
     def complete_run(self) -> None:
+        if self.build.ctx is not None:   # the remote store's uploads end with the run
+            for name, message in self.build.ctx.finish_uploads():
+                self.failed.append((name, redact(message)))
+                self.build.upload_failed = True
         took = time.monotonic() - self.started
         parts = [f"{n} {how}" for how, n in sorted(self.counts.items())]
         if self.failed:
