@@ -9,15 +9,18 @@ library's own writer holding the keys the cascade has now.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from ottodeploy.core.errors import EXIT_BAD_INPUT
 from ottodeploy.environment import open_environment
+from ottodeploy.flows.cimatrix import fan_out
 from ottodeploy.lockfile import new_lockfile, write_new
 from ottodeploy.root import DeployRoot
 from tests.cascade_model import BRANCH, TASK_DEPS, upstream
@@ -211,3 +214,69 @@ def test_tasks_the_registry_holds_by_key_need_no_job(
     eco.write("manifests/components.yaml", eco.components_text(registry="127.0.0.1:9",
                                                                cache=True))
     assert {t for w in waves(matrix("beta")) for t in w} == set(TASK_DEPS)
+
+
+@pytest.mark.parametrize(("waves", "mode", "jobs", "chosen"), [
+    ([["a", "b"], ["c"]], "auto", 2, False),      # one runner builds a and b at once
+    ([["a", "b", "c"], ["d"]], "auto", 2, True),  # a third task would wait for a runner
+    ([["a", "b"], ["c"]], "auto", 1, True),
+    ([["a"], ["b"], ["c"]], "auto", 1, False),    # a chain: more runners save nothing
+    ([["a"], ["b"]], "always", 4, True),
+    ([["a", "b", "c"]], "never", 1, False),
+    ([], "always", 2, False),                     # nothing to build: nothing to fan out
+])
+def test_fan_out_only_when_a_wave_is_wider_than_one_runner(
+        waves: list[list[str]], mode: str, jobs: int, chosen: bool) -> None:
+    decided = fan_out(waves, mode, jobs)
+    assert decided.chosen is chosen
+    assert decided.widest == max((len(w) for w in waves), default=0)
+    assert decided.why
+
+
+def test_ci_matrix_decides_the_fan_out_and_refuses_bad_options(eco: Ecosystem) -> None:
+    default = json.loads(run_inv("ci-matrix", "scratch").stdout)["fan_out"]
+    assert (default["chosen"], default["widest_wave"], default["runner_jobs"]) == (False, 2, 2)
+    one = json.loads(run_inv("ci-matrix", "scratch", "--runner-jobs", "1").stdout)["fan_out"]
+    assert one["chosen"] is True
+    assert "wider than one runner builds at once (1)" in one["why"]
+    for args, message in ((("--fan-out", "sometimes"), "--fan-out must be one of"),
+                          (("--runner-jobs", "0"), "--runner-jobs must be 1 or more")):
+        bad = run_inv("ci-matrix", "scratch", *args)
+        assert bad.code == 2, bad.output
+        assert message in bad.output and "Traceback" not in bad.output
+
+
+def test_since_current_compares_with_the_current_lockfile(eco: Ecosystem) -> None:
+    first = json.loads(run_inv("ci-matrix", "scratch", "--since", "current").stdout)
+    assert first["since"] is None and len(first["waves"]) == 6   # no lockfile yet
+    assert run_inv("deploy", "scratch").code == 0
+    after = json.loads(run_inv("ci-matrix", "scratch", "--since", "current").stdout)
+    [lockfile] = sorted(p.name for p in (eco.root / "lockfiles").glob("scratch-*.yaml"))
+    assert after["since"] == lockfile
+    assert after["waves"] == []
+    assert after["fan_out"]["why"] == "nothing to build"
+
+
+def test_deploy_here_deploys_at_the_planned_shas_unless_the_waves_fan_out(
+        eco: Ecosystem, tmp_path: Path) -> None:
+    """One process plans and, when fanning out cannot pay, deploys what it planned."""
+    out = tmp_path / "matrix.json"
+    assert run_inv("ci-matrix", "scratch", "--deploy-here").code == 2      # needs --out
+    spread = run_inv("ci-matrix", "scratch", "--runner-jobs", "1", "--out", str(out),
+                     "--deploy-here")
+    assert spread.code == 0, spread.output
+    assert json.loads(out.read_text())["fan_out"]["chosen"] is True
+    assert not list((eco.root / "lockfiles").glob("scratch-*.yaml"))  # the waves will build
+    assert spread.stdout == ""
+
+    here = run_inv("ci-matrix", "scratch", "--out", str(out), "--deploy-here")
+    assert here.code == 0, here.output
+    planned = json.loads(out.read_text())
+    assert planned["fan_out"]["chosen"] is False
+    assert "cascade: 8 built" in here.stdout                      # the deploy's progress
+    [lockfile] = (eco.root / "lockfiles").glob("scratch-*.yaml")
+    locked = yaml.safe_load(lockfile.read_text())
+    assert locked["status"] == "healthy"
+    assert {n: s["sha"] for n, s in locked["sources"].items()} == \
+        {n: s["sha"] for n, s in planned["sources"].items()}
+    assert "OTTODEPLOY_PINNED_SHAS" not in os.environ   # given back

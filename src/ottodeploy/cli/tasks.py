@@ -377,13 +377,37 @@ def bump(c, env, component, version):  # type: ignore[no-untyped-def]
 
 
 @command(positional=["env"],
-         help={"env": ENV, "since": "compare build keys with this lockfile's (" + LOCKFILE + ")"})
-def ci_matrix(c, env, since=None):  # type: ignore[no-untyped-def]
-    """The tasks a CI run builds, in waves (always JSON)."""
+         help={"env": ENV,
+               "since": "compare build keys with this lockfile's (" + LOCKFILE + "; `current`: "
+                        "the environment's current lockfile)",
+               "fan_out": "spread the waves over runners: auto (only when a wave is wider than "
+                          "--runner-jobs), always or never",
+               "runner_jobs": "tasks one runner builds at once, its `inv deploy --jobs`",
+               "out": "write the JSON to this file instead of stdout",
+               "deploy_here": "when the waves do not fan out, deploy ENV right here (as `inv "
+                              "deploy ENV --jobs RUNNER_JOBS`, at the SHAs just resolved); "
+                              "needs --out",
+               "events": EVENTS})
+def ci_matrix(c, env, since=None, fan_out="auto", runner_jobs=2,  # type: ignore[no-untyped-def]
+              out=None, deploy_here=False, events=False):
+    """The tasks a CI run builds, in waves, and whether to fan them out (always JSON)."""
+    import json
+
+    from ..atomicfile import write_text
+    from ..core.errors import UsageError
     from ..flows.cimatrix import ci_matrix as matrix
+    from ..flows.cimatrix import deploy_here as deploy_now
 
-    print_json(matrix(_root(c), env, since).to_json())
-
+    if deploy_here and not out:
+        raise UsageError("--deploy-here needs --out FILE: stdout carries the deploy's progress")
+    found = matrix(_root(c), env, since, mode=fan_out, runner_jobs=runner_jobs)
+    if out:
+        write_text(Path(out), json.dumps(found.to_json(), indent=2) + "\n",
+                   durable=False)
+    else:
+        print_json(found.to_json())
+    if deploy_here and not found.fan_out.chosen:
+        deploy_now(_root(c), found, _reporter(events))
 
 
 @command(help={"out": "folder to write the site into (default: site/ of the deploy root); "

@@ -21,6 +21,24 @@ deepest wave of the running tasks it depends on, directly or through tasks that
 do not run (``graph.ArtifactGraph.waves``). So every wave needs only what
 earlier waves built, and the tasks of one wave are independent of each other.
 
+``fan_out`` says whether spreading the waves over runners can pay at all. The tasks of a
+wave are independent, and one runner running ``inv deploy ENV --jobs N`` already builds N
+of them at once; every fanned-out wave costs a job's start-up on top (a runner, checkout,
+setup, install: about half a minute on GitHub, seconds under act) and the deploy job's own
+start-up after the last wave. So in ``auto`` mode the waves fan out only when one of them
+holds more tasks than ``runner_jobs``; otherwise the plan's runner deploys by itself, with
+the same parallelism and no job start-ups (what it cannot weigh: tasks that each need a
+whole runner's CPU; set ``runner_jobs`` lower then). ``always`` and ``never`` decide without
+asking (a workflow's configuration, e.g. to keep every task in its own job for the logs).
+
+``--deploy-here`` completes the decision on the machine that made it: when the waves do
+not fan out, the environment is deployed there and then (``flows.deploy``, ``runner_jobs``
+tasks at once), at the SHAs and versions this plan resolved (``OTTODEPLOY_PINNED_SHAS``),
+so a workflow's plan job that deploys starts Python, loads the manifests and resolves once.
+
+``--since current`` names the environment's current lockfile (none yet: as without
+``--since``), so a workflow needs no second command to find it.
+
 ``sources`` gives every source's resolution as this run made it (repo, ref, sha,
 version): a workflow hands the SHAs to its later jobs (``OTTODEPLOY_PINNED_SHAS``), so
 they build and deploy exactly what was planned even when a branch moves meanwhile.
@@ -31,11 +49,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..core.errors import UsageError
 from ..core.graph import ArtifactGraph
 from ..environment import OpenEnvironment, open_environment
-from ..lockfile import LockedFile, locate, read
+from ..lockfile import LockedFile, current, locate, read
+from ..reporting import Reporter
 from ..root import DeployRoot
 from .build import plan_of
+from .stages import DeployReport
 
 
 @dataclass(frozen=True)
@@ -55,6 +76,44 @@ class MatrixTask:
                 "reason": self.reason}
 
 
+FAN_OUT_MODES = ("auto", "always", "never")
+
+
+@dataclass(frozen=True)
+class FanOut:
+    """Whether the waves are spread over runners, and why (see the module docstring)."""
+
+    chosen: bool
+    mode: str
+    runner_jobs: int
+    widest: int
+    why: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"chosen": self.chosen, "mode": self.mode, "runner_jobs": self.runner_jobs,
+                "widest_wave": self.widest, "why": self.why}
+
+
+def fan_out(waves: list[list[str]], mode: str = "auto", runner_jobs: int = 2) -> FanOut:
+    """Spread ``waves`` over runners, or build them on the plan's runner (module docstring)."""
+    if mode not in FAN_OUT_MODES:
+        raise UsageError(f"--fan-out must be one of {', '.join(FAN_OUT_MODES)}, not {mode!r}")
+    if runner_jobs < 1:
+        raise UsageError(f"--runner-jobs must be 1 or more, not {runner_jobs}")
+    widest = max((len(w) for w in waves), default=0)
+    if not waves:
+        return FanOut(False, mode, runner_jobs, 0, "nothing to build")
+    if mode != "auto":
+        return FanOut(mode == "always", mode, runner_jobs, widest, f"--fan-out {mode}")
+    if widest > runner_jobs:
+        return FanOut(True, mode, runner_jobs, widest,
+                      f"a wave of {widest} tasks is wider than one runner builds at once "
+                      f"({runner_jobs})")
+    return FanOut(False, mode, runner_jobs, widest,
+                  f"no wave is wider than one runner builds at once ({widest} <= "
+                  f"{runner_jobs}): more runners would add their start-up and save nothing")
+
+
 @dataclass
 class CiMatrix:
     environment: str
@@ -63,6 +122,7 @@ class CiMatrix:
     skipped: list[str] = field(default_factory=list)
     sources: dict[str, dict[str, str]] = field(default_factory=dict)
     stored: dict[str, str] = field(default_factory=dict)     # task -> where the registry has it
+    fan_out: FanOut = field(default_factory=lambda: fan_out([]))
 
     @property
     def tasks(self) -> list[str]:
@@ -71,13 +131,20 @@ class CiMatrix:
     def to_json(self) -> dict[str, Any]:
         return {"environment": self.environment, "since": self.since,
                 "waves": [[t.to_json() for t in wave] for wave in self.waves],
-                "skipped": self.skipped, "sources": self.sources, "stored": self.stored}
+                "skipped": self.skipped, "sources": self.sources, "stored": self.stored,
+                "fan_out": self.fan_out.to_json()}
 
 
-def ci_matrix(root: DeployRoot, env: str, since: str | None = None) -> CiMatrix:
+def ci_matrix(root: DeployRoot, env: str, since: str | None = None, *,
+              mode: str = "auto", runner_jobs: int = 2) -> CiMatrix:
     """The tasks of ``env`` that would run, in waves (see the module docstring)."""
-    lockfile: LockedFile | None = read(root, locate(root, since)) if since else None
+    fan_out([], mode, runner_jobs)   # bad options fail before anything is resolved
     opened = open_environment(root, env)
+    lockfile: LockedFile | None
+    if since == "current" and not (root.lockfiles / since).is_file():
+        lockfile = current(root, opened.name)
+    else:
+        lockfile = read(root, locate(root, since)) if since else None
     specs = opened.specs
     reasons: dict[str, str] = {}
     if lockfile is None:
@@ -105,7 +172,8 @@ def ci_matrix(root: DeployRoot, env: str, since: str | None = None) -> CiMatrix:
     sources = {n: {"repo": s.repo, "ref": s.ref, "sha": s.sha, "version": s.version}
                for n, s in resolved.items()}
     return CiMatrix(opened.name, lockfile.name if lockfile else None, waves,
-                    [t for t in specs if t not in reasons], sources, stored)
+                    [t for t in specs if t not in reasons], sources, stored,
+                    fan_out([[t.task for t in w] for w in waves], mode, runner_jobs))
 
 
 def _in_registry(opened: OpenEnvironment, tasks: list[str]) -> dict[str, str]:
@@ -118,3 +186,26 @@ def _in_registry(opened: OpenEnvironment, tasks: list[str]) -> dict[str, str]:
     ctx = engine.context(engine.BuildRun(opened, Silent()))
     found = parallel(lambda task: in_registry(ctx, opened.specs[task]), tasks)
     return {task: ref for task, ref in zip(tasks, found, strict=True) if ref is not None}
+
+
+def deploy_here(root: DeployRoot, matrix: CiMatrix, reporter: Reporter) -> DeployReport:
+    """Deploy ``matrix``'s environment at its resolution, ``runner_jobs`` tasks at once."""
+    import json
+    import os
+
+    from ..resolve import PINNED_SHAS_VAR
+    from .deploy import deploy
+
+    pins = {name: {"sha": s["sha"], "version": s["version"]}
+            for name, s in matrix.sources.items()}
+    saved = os.environ.get(PINNED_SHAS_VAR)
+    os.environ[PINNED_SHAS_VAR] = json.dumps(pins, sort_keys=True)
+    try:
+        return deploy(root, matrix.environment, reporter=reporter,
+                      jobs=matrix.fan_out.runner_jobs)
+    finally:
+        if saved is None:
+            os.environ.pop(PINNED_SHAS_VAR, None)
+        else:
+            os.environ[PINNED_SHAS_VAR] = saved
+
