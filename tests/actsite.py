@@ -30,7 +30,7 @@ from tests.ecosystem import Ecosystem
 from tests.gitrepos import git
 
 WORKFLOW = "deploy-branch.yml"
-PLAN = "Plan (inv ci-matrix)"
+PLAN = "Plan, and deploy here unless fanning out pays"
 DEPLOY = "Deploy (inv deploy)"
 STORE = "ottodeploy-store"
 # The repos as the manifests name them (GitHub owner/name), mapped by OTTODEPLOY_GIT_BASE.
@@ -81,16 +81,20 @@ class ActSite:
         return Path(git(self.repo, "remote", "get-url", "origin"))
 
     def run(self, act: Act, event: str, payload: dict[str, Any], *,
-            workflow: str = WORKFLOW, env: Mapping[str, str] | None = None) -> ActRun:
+            workflow: str = WORKFLOW, env: Mapping[str, str] | None = None,
+            fan_out: str | None = None) -> ActRun:
+        """Run ``workflow``; ``fan_out`` sets ``vars.OTTODEPLOY_FAN_OUT`` (unset: auto)."""
         self.eco.clear_log()
+        variables = {"OTTODEPLOY_STORE_REGISTRY": f"{self.registry}/{STORE}"}
+        if fan_out is not None:
+            variables["OTTODEPLOY_FAN_OUT"] = fan_out
         return act.run(self.repo, event, workflow=workflow, payload=payload,
                        env={"OTTODEPLOY_GIT_BASE": self.git_base, "OTTO_TEST_PUSH": "1",
                             "OTTO_TEST_LOG": str(self.eco.log), **(env or {})},
-                       variables={"OTTODEPLOY_STORE_REGISTRY": f"{self.registry}/{STORE}"},
-                       timeout=900)
+                       variables=variables, timeout=900)
 
-    def dispatch(self, act: Act, **inputs: str) -> ActRun:
-        return self.run(act, "workflow_dispatch", {"inputs": inputs})
+    def dispatch(self, act: Act, *, fan_out: str | None = None, **inputs: str) -> ActRun:
+        return self.run(act, "workflow_dispatch", {"inputs": inputs}, fan_out=fan_out)
 
     def pull(self, branch: str = "main") -> None:
         """What the workflow pushed, into the copy the next run starts from."""

@@ -1,6 +1,8 @@
 """deploy-branch.yml run for real with act, end to end (SPEC §4a, §9; tests/actkit.py).
 
-plan → one matrix job per task in waves → deploy, on a copy of this repository whose
+plan → one matrix job per task in waves → deploy (``vars.OTTODEPLOY_FAN_OUT`` = always), or
+plan and deploy in one job (the default for a cascade no wider than one runner builds at
+once), on a copy of this repository whose
 manifests are the test ecosystem's: its seven local repos under GitHub-style owner/name
 names (``OTTODEPLOY_GIT_BASE`` maps them to the local repos), its recipes pushing images
 to a loopback ``docker-registry`` (``OTTO_TEST_PUSH``), and components.yaml naming
@@ -23,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from tests.actkit import Act, ActRun, act_session
-from tests.actsite import GITHUB, STORE, ActSite
+from tests.actsite import DEPLOY, GITHUB, PLAN, STORE, ActSite
 from tests.cascade_model import ALL_TASKS, downstream, upstream
 from tests.conftest import run_inv
 from tests.ecosystem import Ecosystem
@@ -32,8 +34,6 @@ from tests.servers import registry_blob
 
 pytestmark = pytest.mark.act
 
-PLAN = "Plan (inv ci-matrix)"
-DEPLOY = "Deploy (inv deploy)"
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +91,7 @@ def test_dispatch_then_push_build_each_task_once_and_deploy_from_the_store(
     tip = git(eco.repos["ottochain"].remote, "rev-parse", "develop")
 
     # workflow_dispatch, scratch, ottochain repointed (at develop's tip, by SHA)
-    run = site.dispatch(act, environment="scratch", ottochain_ref=tip)
+    run = site.dispatch(act, environment="scratch", ottochain_ref=tip, fan_out="always")
     print(run.summary())
     assert_ok(run)
     assert_jobs(run, ALL_TASKS)
@@ -120,7 +120,8 @@ def test_dispatch_then_push_build_each_task_once_and_deploy_from_the_store(
     head = git(site.repo, "rev-parse", "HEAD")
     services = eco.repos["services"].commit("feat: services moves", {"s.txt": "1"},
                                             branch="develop")
-    again = site.run(act, "push", {"ref": "refs/heads/develop", "before": head, "after": head})
+    again = site.run(act, "push", {"ref": "refs/heads/develop", "before": head, "after": head},
+                     fan_out="always")
     print(again.summary())
     assert_ok(again)
     affected = downstream({"services_image"})
@@ -169,7 +170,8 @@ def test_a_tampered_upstream_in_the_store_fails_the_run_before_anything_deploys(
     git(site.repo, "switch", "--quiet", "-c", "develop")
     git(site.repo, "push", "--quiet", "origin", "develop")
     head = git(site.repo, "rev-parse", "HEAD")
-    run = site.run(act, "push", {"ref": "refs/heads/develop", "before": head, "after": head})
+    run = site.run(act, "push", {"ref": "refs/heads/develop", "before": head, "after": head},
+                   fan_out="always")
     print(run.summary())
     assert run.code != 0
     assert run.outbound == [], run.summary()
@@ -185,3 +187,40 @@ def test_a_tampered_upstream_in_the_store_fails_the_run_before_anything_deploys(
 
 def jobs_of(run: ActRun) -> dict[str, str]:
     return {j.name: j.result for j in run.jobs}
+
+
+def test_by_default_the_plan_job_builds_and_deploys_when_fanning_out_cannot_pay(
+        act: Act, site: ActSite) -> None:
+    """The test cascade's widest wave is two tasks, which one runner builds at once
+    (``--jobs 2``): extra runners would only add their start-up. So the plan job builds
+    every task itself, deploys and commits the lockfile; no wave or deploy job runs. The
+    store still receives every output (a later fanned-out run or another environment
+    finds it there)."""
+    eco = site.eco
+    before = git(site.origin, "rev-parse", "main")
+    run = site.dispatch(act, environment="scratch")
+    print(run.summary())
+    assert_ok(run)
+    assert [j.name for j in run.jobs] == [PLAN]
+    plan = "".join(run.job(PLAN).output)
+    assert "not fanned out, deployed by this job: no wave is wider than one runner builds " \
+           "at once (2 <= 2)" in plan
+    assert not run.job(PLAN).ran("inv check")   # the deploy checks first itself
+    assert "cascade: 8 built" in plan and "lockfile" in plan
+    assert run.job(PLAN).step("Commit the lockfile").result == "success"
+    assert sorted(eco.built()) == sorted(ALL_TASKS)      # each task once, by this job
+    [scratch] = site.new_lockfiles(before)
+    assert (scratch["environment"], scratch["status"]) == ("scratch", "healthy")
+    assert set(scratch["artifacts"]) == ALL_TASKS
+    for task, entry in scratch["artifacts"].items():   # in the store under its key
+        assert entry["digest"] == site.pushed(task, entry["key"], entry.get("tag")), task
+    assert git(site.origin, "diff", "--stat", before, "main", "--", "manifests/") == ""
+
+    # nothing changed: the next run plans nothing, builds nothing, deploys nothing new
+    site.pull()
+    again = site.dispatch(act, environment="scratch")
+    assert_ok(again)
+    assert [j.name for j in again.jobs] == [PLAN]
+    assert "not fanned out, deployed by this job: nothing to build" in \
+        "".join(again.job(PLAN).output)
+    assert eco.built() == []

@@ -191,26 +191,64 @@ def test_every_deploying_workflow_has_a_concurrency_group_per_environment() -> N
                 assert job["concurrency"]["cancel-in-progress"] is False, (name, job_id)
 
 
+def _commits_lockfile_and_guards_the_key(job: dict[str, Any],
+                                         deploying: str = "inv deploy") -> None:
+    assert job["permissions"]["contents"] == "write"
+    names = [s.get("name") for s in steps(job)]
+    commit = steps(job)[names.index("Commit the lockfile")]
+    assert names.index("SSH key for the hosts") < names.index(deploying) \
+        < names.index("Commit the lockfile")
+    assert "!cancelled()" in commit["if"]
+    ssh = steps(job)[names.index("SSH key for the hosts")]
+    assert ssh["env"]["SSH_KEY"] == "${{ secrets.HETZNER_SSH_KEY }}"
+    assert steps(job)[-1]["if"] == "${{ always() }}"
+    for var in ("SLACK_WEBHOOK_URL", "TELEGRAM_BOT_TOKEN", "TELEGRAM_CHAT_ID"):
+        assert job["env"][var] == f"${{{{ secrets.{var} }}}}"
+    if commit["run"].strip() == "scripts/ci/commit-lockfile.sh":
+        assert ssh["run"].strip() == "scripts/ci/ssh-key.sh"
+        assert steps(job)[-1]["run"].strip() == "scripts/ci/ssh-key.sh --remove"
+        commit_run = (PROJECT / "scripts" / "ci" / "commit-lockfile.sh").read_text()
+        ssh_run = (PROJECT / "scripts" / "ci" / "ssh-key.sh").read_text()
+        assert "rm -f ~/.ssh/ottodeploy_key" in ssh_run
+    else:
+        commit_run, ssh_run = commit["run"], ssh["run"]
+        assert "rm -f ~/.ssh/ottodeploy_key" in steps(job)[-1]["run"]
+    assert "git add -- lockfiles/" in commit_run
+    assert 'git commit -m "chore(lock): $ENVIRONMENT deploy"' in commit_run
+    assert "git push origin" in commit_run
+    # The SSH key is written from a secret through env, 0600, and removed at the end.
+    assert "chmod 600" in ssh_run
+    assert "umask 077" in ssh_run
+
+
 def test_deploy_jobs_commit_the_lockfile_even_when_the_deploy_fails() -> None:
     for wf_name in ("deploy-branch.yml", "deploy-version.yml"):
-        job = load(wf_name)["jobs"]["deploy"]
-        assert job["permissions"]["contents"] == "write"
-        names = [s.get("name") for s in steps(job)]
-        commit = steps(job)[names.index("Commit the lockfile")]
-        assert names.index("Commit the lockfile") > names.index("inv deploy")
-        assert commit["if"] == "${{ !cancelled() }}"
-        assert "git add -- lockfiles/" in commit["run"]
-        assert 'git commit -m "chore(lock): $ENVIRONMENT deploy"' in commit["run"]
-        assert "git push origin" in commit["run"]
-        # The SSH key is written from a secret through env, 0600, and removed at the end.
-        ssh = steps(job)[names.index("SSH key for the hosts")]
-        assert ssh["env"]["SSH_KEY"] == "${{ secrets.HETZNER_SSH_KEY }}"
-        assert "chmod 600" in ssh["run"]
-        assert "umask 077" in ssh["run"]
-        assert steps(job)[-1]["if"] == "${{ always() }}"
-        assert "rm -f ~/.ssh/ottodeploy_key" in steps(job)[-1]["run"]
-        for var in ("SLACK_WEBHOOK_URL", "TELEGRAM_BOT_TOKEN", "TELEGRAM_CHAT_ID"):
-            assert job["env"][var] == f"${{{{ secrets.{var} }}}}"
+        _commits_lockfile_and_guards_the_key(load(wf_name)["jobs"]["deploy"])
+    # deploy-branch.yml's plan job deploys by itself when fanning out cannot pay
+    _commits_lockfile_and_guards_the_key(load("deploy-branch.yml")["jobs"]["plan"],
+                                         "Plan, and deploy here unless fanning out pays")
+
+
+def test_the_ci_scripts_keep_the_key_private_and_commit_only_lockfiles(tmp_path: Path) -> None:
+    """scripts/ci/ssh-key.sh run for real in a fresh HOME: the key file is 0600 and leaves
+    with --remove; without the secret it only says so (and fails with --required)."""
+    script = PROJECT / "scripts" / "ci" / "ssh-key.sh"
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {"PATH": os.environ["PATH"], "HOME": str(home), "SSH_KEY": "not-a-real-key"}
+    subprocess.run(["bash", str(script)], env=env, check=True, capture_output=True)
+    key = home / ".ssh" / "ottodeploy_key"
+    assert key.read_text() == "not-a-real-key\n"
+    assert key.stat().st_mode & 0o777 == 0o600
+    assert "StrictHostKeyChecking accept-new" in (home / ".ssh" / "config").read_text()
+    subprocess.run(["bash", str(script), "--remove"], env=env, check=True)
+    assert not key.exists()
+    env.pop("SSH_KEY")
+    quiet = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True,
+                           check=False)
+    assert quiet.returncode == 0 and "HETZNER_SSH_KEY is not set" in quiet.stdout
+    assert subprocess.run(["bash", str(script), "--required"], env=env,
+                          capture_output=True, check=False).returncode == 1
 
 
 # --- deploy-branch.yml ---------------------------------------------------------------
@@ -234,10 +272,24 @@ def test_deploy_branch_builds_in_waves_then_deploys() -> None:
     jobs = wf["jobs"]
     assert list(jobs) == ["plan", *WAVE_JOBS, "deploy"]
     plan = jobs["plan"]
-    assert 'inv ci-matrix "$ENVIRONMENT" "${since[@]}"' in runs(plan)
-    assert set(plan["outputs"]) == {*WAVE_JOBS, "shas", "store_registry"}
+    assert 'inv ci-matrix "$ENVIRONMENT" --since current --fan-out "$FAN_OUT"' in runs(plan)
+    assert plan["env"]["FAN_OUT"] == "${{ vars.OTTODEPLOY_FAN_OUT || 'auto' }}"
+    assert plan["env"]["RUNNER_JOBS"] == "${{ vars.OTTODEPLOY_RUNNER_JOBS || '2' }}"
+    assert set(plan["outputs"]) == {"here", *WAVE_JOBS, "shas", "store_registry"}
     assert plan["outputs"]["store_registry"] == "${{ env.OTTODEPLOY_STORE_REGISTRY }}"
-    assert 'inv check "$ENVIRONMENT"' in runs(plan)
+    by_name = {s.get("name"): s for s in steps(plan)}
+    # fanning out: checked before any wave builds; not: this job deploys by itself, in the
+    # planning process, and the failure of that deploy is the step's
+    assert by_name["inv check"]["if"] == "${{ steps.waves.outputs.here == 'false' }}"
+    assert by_name["inv check"]["run"] == 'inv check "$ENVIRONMENT"'
+    plan_step = by_name["Plan, and deploy here unless fanning out pays"]
+    assert plan_step["id"] == "waves"
+    assert '--runner-jobs "$RUNNER_JOBS" --out "$RUNNER_TEMP/ci-matrix.json" --deploy-here' \
+        in plan_step["run"]
+    assert plan_step["run"].rstrip().endswith('exit "$status"')
+    commit = by_name["Commit the lockfile"]
+    assert commit["if"] == "${{ !cancelled() && steps.waves.outputs.here != 'false' }}"
+    assert plan["concurrency"]["group"] == "ottodeploy-deploy-${{ inputs.environment || 'beta' }}"
     # The dispatch override repoints the manifest with `inv set-ref` (SPEC §5a), from env.
     repoint = next(s for s in steps(plan) if s.get("name", "").startswith("Repoint ottochain"))
     assert repoint["if"] == "${{ inputs.ottochain_ref != '' }}"
@@ -267,7 +319,8 @@ def test_deploy_branch_builds_in_waves_then_deploys() -> None:
 
     deploy = jobs["deploy"]
     assert set(deploy["needs"]) == {"plan", *WAVE_JOBS}
-    assert deploy["if"] == "${{ !cancelled() && !failure() }}"
+    assert deploy["if"] == ("${{ !cancelled() && !failure() && "
+                            "needs.plan.outputs.here == 'false' }}")
     assert 'inv deploy "$ENVIRONMENT"' in runs(deploy)
     assert deploy["env"]["OTTODEPLOY_PINNED_SHAS"] == "${{ needs.plan.outputs.shas }}"
     assert 'inv set-ref "$ENVIRONMENT" ottochain --sha "$OTTOCHAIN_REF"' in runs(deploy)
