@@ -1,30 +1,36 @@
 """P9: ``deploy-branch.yml`` under act, the distributed engine run for real (SPEC §9).
 
 The test ecosystem (seven repos, eight tasks, six waves deep) with 1 s recipes, deployed by
-``deploy-branch.yml`` on ``workflow_dispatch`` (scratch) with act on this machine: plan, one
-job per task in its wave, deploy; the jobs share outputs through a loopback
-``docker-registry`` only (tests/actsite.py sets it up as the act tests do).
+``deploy-branch.yml`` on ``workflow_dispatch`` (scratch) with act on this machine, the jobs
+sharing outputs through a loopback ``docker-registry`` only (tests/actsite.py sets it up as
+the act tests do). As configured by default (``OTTODEPLOY_FAN_OUT`` unset: auto), the plan
+job finds no wave wider than one runner builds at once and builds and deploys by itself:
+that run is the figure. Then every key is changed (a commit to both roots of the cascade)
+and the same workflow runs fanned out (``always``: plan, one job per task in its wave,
+deploy), for comparison.
 
 Baseline, measured in the same benchmark run with the same act harness: the cascade's
-critical path (SPEC §8: the longest chain of recipe times, 6 s) plus one job's fixed
-overhead — a workflow of one job with the steps every job of deploy-branch.yml starts with
-(checkout, setup-python, ``pip install -e .``) and nothing else. A truly empty job (one
-``true`` step) is measured too, for scale. Goal: wall <= 1.3x the baseline.
+critical path plus one job's fixed overhead — a workflow of one job with the steps every
+job of deploy-branch.yml starts with (checkout, setup-python, ``pip install -e .``) and
+nothing else. SPEC §8's critical path is the longest chain of recipe times; a recipe's time
+is what it logs itself (the 1 s sleep plus its git calls and image push), and the ratio
+against the nominal 1 s per recipe is printed beside it. A truly empty job (one ``true``
+step) is measured too, for scale. Goal: wall <= 1.3x the baseline.
 
-The figure also says how the wall divides: a wave-shaped workflow runs plan, each wave and
-deploy one after another, so it pays one job's overhead per level (8 levels here) on top of
-the critical path.
+A fanned-out run pays one job's overhead per level (plan, each wave, deploy: 8 levels here)
+on top of the critical path; that is why auto does not fan out a cascade this narrow.
 """
 
 from __future__ import annotations
 
 import contextlib
 import statistics
-import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from tests.actkit import ActRun
+
     from benchmarks.kit import Figure, Workspace
 
 EMPTY_WORKFLOW = """\
@@ -104,27 +110,66 @@ def p9_workflow(ws: Workspace, runs: int = 3) -> Figure:
         wall(fixed)   # warm: the first run of a session pays act's own start-up
         empty_job = statistics.median(wall(empty) for _ in range(runs))
         overhead = statistics.median(wall(fixed) for _ in range(runs))
-        started = time.perf_counter()
-        run = site.run(act, "workflow_dispatch", {"inputs": {"environment": "scratch"}},
-                       env={"OTTO_TEST_SLEEP": "1"})
-        seconds = time.perf_counter() - started
-    print(run.summary())
-    for job in run.jobs:   # where each job's time went
-        print(f"  {job.name}: " + ", ".join(f"{s.name[:24]} {s.seconds:.1f}" for s in job.steps
-                                             if s.seconds >= 0.05))
-    built = sorted(ws.eco.built())
-    if run.code != 0 or run.outbound or built != sorted(graph.nodes):
-        return missing(f"the run failed or built {built}: see above")
-    waves = {j.name.split("/", 1)[0].split("-")[0] for j in run.jobs if j.name.startswith("Wave")}
+        moves = iter(range(1, 100))
+
+        def every_key_changes() -> None:
+            """A commit to both roots of the cascade: all 8 build keys change."""
+            site.pull()     # the lockfile the last run committed, as a real checkout has it
+            n = next(moves)
+            for name, branch in (("tessellation", "main"), ("monitoring", "develop")):
+                ws.eco.repos[name].commit(f"feat: {name} moves", {"p9.txt": str(n)},
+                                          branch=branch)
+
+        def deploy(fan_out: str | None) -> tuple[ActRun, list[dict[str, Any]]]:
+            done = site.run(act, "workflow_dispatch", {"inputs": {"environment": "scratch"}},
+                            env={"OTTO_TEST_SLEEP": "1"}, fan_out=fan_out)
+            return done, ws.eco.records()
+
+        defaults = []
+        for n in range(runs):
+            if n:
+                every_key_changes()
+            defaults.append(deploy(None))
+        every_key_changes()
+        spread, spread_records = deploy("always")
+    for label, (done, _) in (*((f"default (auto), run {n + 1}", d)
+                               for n, d in enumerate(defaults)),
+                             ("fanned out (always)", (spread, spread_records))):
+        print(f"-- {label}")
+        print(done.summary())
+        for job in done.jobs:   # where each job's time went
+            print(f"  {job.name}: " + ", ".join(f"{s.name[:24]} {s.seconds:.1f}"
+                                                 for s in job.steps if s.seconds >= 0.05))
+    for done, records in (*defaults, (spread, spread_records)):
+        built = sorted(r["task"] for r in records)
+        if done.code != 0 or done.outbound or built != sorted(graph.nodes):
+            return missing(f"a run failed or built {built}: see above")
+    waves = {j.name.split("/", 1)[0].split("-")[0] for j in spread.jobs
+             if j.name.startswith("Wave")}
     levels = 2 + len(waves)          # plan, the waves, deploy: one after another
-    jobs = [j.seconds for j in run.jobs]
-    baseline = critical + overhead
-    ratio = run.seconds / baseline
-    what = (f"deploy-branch.yml under act, {len(graph.nodes)} tasks in {len(waves)} waves, 1 s "
-            f"recipes: {len(run.jobs)} jobs in {levels} levels, a job {statistics.mean(jobs):.1f}s "
-            f"on average; an empty job {empty_job:.2f}s; bound of the wave shape "
-            f"~{levels} x {overhead:.1f}s + {critical:.0f}s = {levels * overhead + critical:.0f}s"
-            f" (act process {seconds:.1f}s)")
-    return Figure("P9", what, f"{run.seconds:.1f}s",
-                  f"{baseline:.1f}s (critical path {critical:.0f}s over {len(chain)} tasks + "
-                  f"one job's fixed steps {overhead:.1f}s)", ratio, "<= 1.30x", ratio <= 1.3)
+
+    def recipe_path(records: list[dict[str, Any]]) -> float:
+        """SPEC §8: the critical path is the longest chain of recipe times. The recipes sleep
+        1 s and then do their own work (git calls; an image recipe imports a registry client
+        and pushes its image), which no build tool can take off them: a recipe's time is
+        what it logged itself (start before the sleep, end after the push)."""
+        return graph.critical_path({r["task"]: r["end"] - r["start"] for r in records})[0]
+
+    ratios = [done.seconds / (recipe_path(records) + overhead) for done, records in defaults]
+    ratio = statistics.median(ratios)
+    wall_s = statistics.median(done.seconds for done, _ in defaults)
+    measured = statistics.median(recipe_path(records) for _, records in defaults)
+    nominal = wall_s / (critical + overhead)
+    jobs = {len(done.jobs) for done, _ in defaults}
+    what = (f"deploy-branch.yml under act, {len(graph.nodes)} tasks, 1 s recipes, median of "
+            f"{runs} runs ({', '.join(f'{r:.2f}x' for r in ratios)}): {'/'.join(map(str, jobs))} "
+            f"job (the plan job builds and deploys: no wave is wider than its --jobs 2); against "
+            f"the nominal 1 s x {len(chain)} = {critical:.0f}s path: {nominal:.2f}x. Fanned out "
+            f"(OTTODEPLOY_FAN_OUT=always): {len(spread.jobs)} jobs in {levels} levels, "
+            f"{spread.seconds:.1f}s = "
+            f"{spread.seconds / (recipe_path(spread_records) + overhead):.2f}x. An empty job "
+            f"{empty_job:.2f}s")
+    return Figure("P9", what, f"{wall_s:.1f}s",
+                  f"{measured + overhead:.1f}s (critical path of recipe times {measured:.1f}s "
+                  f"over {len(chain)} tasks + one job's fixed steps {overhead:.1f}s)", ratio,
+                  "<= 1.30x", ratio <= 1.3)
