@@ -123,6 +123,8 @@ class CiMatrix:
     sources: dict[str, dict[str, str]] = field(default_factory=dict)
     stored: dict[str, str] = field(default_factory=dict)     # task -> where the registry has it
     fan_out: FanOut = field(default_factory=lambda: fan_out([]))
+    # the commits the waves build, (repo url, sha): ``deploy_here`` fetches them early
+    commits: list[tuple[str, str]] = field(default_factory=list, repr=False)
 
     @property
     def tasks(self) -> list[str]:
@@ -171,9 +173,10 @@ def ci_matrix(root: DeployRoot, env: str, since: str | None = None, *,
     resolved = opened.resolution.sources if opened.resolution else {}
     sources = {n: {"repo": s.repo, "ref": s.ref, "sha": s.sha, "version": s.version}
                for n, s in resolved.items()}
+    commits = sorted({(specs[t.task].url, t.sha) for wave in waves for t in wave})
     return CiMatrix(opened.name, lockfile.name if lockfile else None, waves,
                     [t for t in specs if t not in reasons], sources, stored,
-                    fan_out([[t.task for t in w] for w in waves], mode, runner_jobs))
+                    fan_out([[t.task for t in w] for w in waves], mode, runner_jobs), commits)
 
 
 def _in_registry(opened: OpenEnvironment, tasks: list[str]) -> dict[str, str]:
@@ -198,6 +201,7 @@ def deploy_here(root: DeployRoot, matrix: CiMatrix, reporter: Reporter) -> Deplo
 
     pins = {name: {"sha": s["sha"], "version": s["version"]}
             for name, s in matrix.sources.items()}
+    _fetch_early(root, matrix.commits)
     saved = os.environ.get(PINNED_SHAS_VAR)
     os.environ[PINNED_SHAS_VAR] = json.dumps(pins, sort_keys=True)
     try:
@@ -208,4 +212,21 @@ def deploy_here(root: DeployRoot, matrix: CiMatrix, reporter: Reporter) -> Deplo
             os.environ.pop(PINNED_SHAS_VAR, None)
         else:
             os.environ[PINNED_SHAS_VAR] = saved
+
+
+def _fetch_early(root: DeployRoot, commits: list[tuple[str, str]]) -> None:
+    """Fetch the commits the build needs into their mirrors while the deploy checks and
+    takes its locks: the first task of the cascade then finds its repo here. In the
+    background; a failure is the build's to report (it fetches again, under the same
+    per-mirror lock)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ..mirror import Mirror
+
+    if not commits:
+        return
+    pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="fetch")
+    for url, sha in commits:
+        pool.submit(Mirror(root.cache, url).ensure_commit, sha)
+    pool.shutdown(wait=False)
 
