@@ -1,4 +1,4 @@
-"""Uploads to the remote store run behind the build (``BuildContext.upload``), and still
+"""Uploads to the remote store run behind the build (``uploads.Uploads``), and still
 decide the run's outcome.
 
 A downstream task does not wait for its upstream's upload: the test holds tessellation's

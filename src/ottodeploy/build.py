@@ -52,6 +52,7 @@ from .core.record import Record, needs_retag
 from .reporting import Reporter, Silent, output_to
 from .state import Records
 from .store import Store, cache_tag
+from .uploads import Uploads
 
 if TYPE_CHECKING:
     from .core.imageref import ImageRef
@@ -99,38 +100,7 @@ class BuildContext:
         self._checkouts: dict[str, Future[Path]] | None = None
         self._folders: dict[tuple[str, str], str] = {}   # (task, key) -> its unpacked outputs
         self.unavailable: set[str] = set()  # registries that failed this run (cache skipped)
-        # Uploads to the remote store run behind the build when the run waits for them at its
-        # end (``engine.run``): a downstream task need not wait for its upstream's upload.
-        self.background_uploads = False
-        self._uploads: list[tuple[str, Future[object]]] = []
-        self._upload_pool: ThreadPoolExecutor | None = None
-
-    def upload(self, spec: TaskSpec, call: Callable[[], object]) -> None:
-        """``call`` (an upload to a registry) now, or behind the build (``finish_uploads``)."""
-        if not self.background_uploads:
-            call()
-            return
-        with self._lock:
-            if self._upload_pool is None:
-                self._upload_pool = ThreadPoolExecutor(max_workers=2,
-                                                       thread_name_prefix="upload")
-            self._uploads.append((spec.task, self._upload_pool.submit(call)))
-
-    def finish_uploads(self) -> list[tuple[str, str]]:
-        """Wait for the background uploads; the tasks whose upload failed, and why.
-
-        Only a registry that acknowledged other bytes than their digest fails an upload
-        (``_guarded``); an unreachable one was a warning, as for a synchronous upload.
-        """
-        with self._lock:
-            uploads, self._uploads = self._uploads, []
-        failed = []
-        for task, future in uploads:
-            try:
-                future.result()
-            except OttodeployError as exc:
-                failed.append((task, str(exc)))
-        return failed
+        self.uploads = Uploads()   # in line unless the run waits for them (``engine.run``)
 
     def prepare_checkouts(self, specs: Iterable[TaskSpec]) -> None:
         """Start making the clean checkouts of ``specs`` that will build, in the background.
@@ -295,9 +265,9 @@ def _run(ctx: BuildContext, spec: TaskSpec) -> tuple[str, Record]:
         say(f"rebuilt at the locked SHAs: {verdict} ({digest[:19]}, locked {wanted.digest[:19]})")
     if spec.cache:
         if where == IN_STORE:
-            ctx.upload(spec, lambda: _push(ctx, spec, digest))
+            ctx.uploads.add(spec.task, lambda: _push(ctx, spec, digest))
         elif spec.image_ref:
-            ctx.upload(spec, lambda: _publish_cache_tag(ctx, spec))
+            ctx.uploads.add(spec.task, lambda: _publish_cache_tag(ctx, spec))
     return "built", _record(spec, digest, where, spec.image_ref, **extra)
 
 

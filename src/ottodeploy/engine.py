@@ -112,7 +112,7 @@ def context(run: BuildRun) -> BuildContext:
     ctx = BuildContext(opened.name, opened.state, opened.root.cache, reporter=run.reporter,
                        specs=opened.specs, store=Store.of_root(opened.root.path),
                        remote=opened.store_registry, wanted=run.wanted)
-    ctx.background_uploads = run.background_uploads
+    ctx.uploads.background = run.background_uploads
     run.ctx = ctx
     return ctx
 
@@ -234,7 +234,7 @@ class _Progress:
 
     def complete_run(self) -> None:
         if self.build.ctx is not None:   # the remote store's uploads end with the run
-            for name, message in self.build.ctx.finish_uploads():
+            for name, message in self.build.ctx.uploads.finish():
                 self.failed.append((name, redact(message)))
                 self.build.upload_failed = True
         took = time.monotonic() - self.started
