@@ -216,7 +216,7 @@ def test_by_default_the_plan_job_builds_and_deploys_when_fanning_out_cannot_pay(
         assert entry["digest"] == site.pushed(task, entry["key"], entry.get("tag")), task
     assert git(site.origin, "diff", "--stat", before, "main", "--", "manifests/") == ""
 
-    # nothing changed: the next run plans nothing, builds nothing, deploys nothing new
+    # nothing changed: the next run has nothing to build, and builds nothing
     site.pull()
     again = site.dispatch(act, environment="scratch")
     assert_ok(again)
