@@ -139,12 +139,26 @@ def test_secrets_only_in_env_or_with() -> None:
         assert "secrets." not in str(step.get("name", "")), (name, job_id)
 
 
+PINNED = r"[\w.-]+/[\w.-]+(/[\w.-]+)?@v\d+"   # owner/repo[/sub-action]@vN
+
+
+def action_steps() -> Iterator[tuple[str, dict[str, Any]]]:
+    """The steps of this repository's own (composite) actions."""
+    for path in sorted(ACTIONS.glob("*/action.yml")):
+        for step in yaml.safe_load(path.read_text())["runs"]["steps"]:
+            yield path.parent.name, step
+
+
 def test_actions_are_pinned_to_a_major_version() -> None:
     for name, job_id, step in all_steps():
         if "uses" in step:
-            # owner/repo[/sub-action]@vN (actions/cache/restore@v4 is a sub-action)
-            assert re.fullmatch(r"[\w.-]+/[\w.-]+(/[\w.-]+)?@v\d+", step["uses"]), \
-                (name, job_id, step)
+            # actions/cache/restore@v4 is a sub-action; ./.github/actions/X is this repo's own
+            own = step["uses"].startswith("./.github/actions/") and \
+                (PROJECT / step["uses"] / "action.yml").is_file()
+            assert own or re.fullmatch(PINNED, step["uses"]), (name, job_id, step)
+    for action, step in action_steps():
+        if "uses" in step:
+            assert re.fullmatch(PINNED, step["uses"]), (action, step)
     for name, job_id, job in all_jobs():
         if "uses" in job:  # reusable workflows: only this repository's own
             assert job["uses"].startswith("./.github/workflows/"), (name, job_id)
@@ -358,10 +372,23 @@ def test_jobs_share_through_the_registry_and_run_under_act(name: str) -> None:
         assert not uses.startswith(("actions/upload-artifact", "actions/download-artifact",
                                     "actions/cache")), (job_id, uses)
         assert not uses.startswith("sbt/setup-sbt"), (job_id, uses)   # loads actions offline
-        if uses.startswith(("actions/setup-java", "actions/setup-node")) or \
+        if uses.startswith(("actions/setup-java", "actions/setup-node",
+                            "./.github/actions/toolchains")) or \
                 "docker login" in str(step.get("run", "")) or \
                 "curl " in str(step.get("run", "")):
             assert step["if"] == "${{ !env.ACT }}", (job_id, step)
+    # the toolchains action (JDK, sbt, Node, a login) is named by every job that builds
+    toolchains = [s for wf_name, _, s in all_steps()
+                  if wf_name == name and s.get("uses") == "./.github/actions/toolchains"]
+    assert toolchains, name
+    for step in toolchains:
+        assert step["with"]["registry-token"] == "${{ secrets.GHCR_TOKEN || github.token }}"
+    own = [s for action, s in action_steps() if action == "toolchains"]
+    assert [s.get("uses") or s["name"] for s in own] == \
+        ["actions/setup-java@v4", "sbt", "actions/setup-node@v4", "Log in to ghcr.io"]
+    login = own[-1]
+    assert login["env"]["REGISTRY_TOKEN"] == "${{ inputs.registry-token }}"
+    assert "--password-stdin" in login["run"] and "${{" not in login["run"]
 
 
 # --- deploy-version.yml --------------------------------------------------------------
@@ -551,10 +578,12 @@ def test_the_announce_push_action_sends_branch_push_without_splicing_inputs() ->
     assert "/dispatches" in step["run"]
 
 
-def test_the_announce_push_action_matches_the_github_action_schema() -> None:
+def test_the_repositorys_actions_match_the_github_action_schema() -> None:
+    actions = sorted(str(p) for p in ACTIONS.glob("*/action.yml"))
+    assert len(actions) >= 2   # announce-push, toolchains
     proc = subprocess.run(
         [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-actions",
-         str(ACTIONS / "announce-push" / "action.yml")],
+         *actions],
         capture_output=True, text=True, timeout=120, check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
