@@ -218,15 +218,12 @@ def _commits_lockfile_and_guards_the_key(job: dict[str, Any],
     assert steps(job)[-1]["if"] == "${{ always() }}"
     for var in ("SLACK_WEBHOOK_URL", "TELEGRAM_BOT_TOKEN", "TELEGRAM_CHAT_ID"):
         assert job["env"][var] == f"${{{{ secrets.{var} }}}}"
-    if commit["run"].strip() == "scripts/ci/commit-lockfile.sh":
-        assert ssh["run"].strip() == "scripts/ci/ssh-key.sh"
-        assert steps(job)[-1]["run"].strip() == "scripts/ci/ssh-key.sh --remove"
-        commit_run = (PROJECT / "scripts" / "ci" / "commit-lockfile.sh").read_text()
-        ssh_run = (PROJECT / "scripts" / "ci" / "ssh-key.sh").read_text()
-        assert "rm -f ~/.ssh/ottodeploy_key" in ssh_run
-    else:
-        commit_run, ssh_run = commit["run"], ssh["run"]
-        assert "rm -f ~/.ssh/ottodeploy_key" in steps(job)[-1]["run"]
+    assert commit["run"].strip() == "scripts/ci/commit-lockfile.sh"
+    assert ssh["run"].strip() in ("scripts/ci/ssh-key.sh", "scripts/ci/ssh-key.sh --required")
+    assert steps(job)[-1]["run"].strip() == "scripts/ci/ssh-key.sh --remove"
+    commit_run = (PROJECT / "scripts" / "ci" / "commit-lockfile.sh").read_text()
+    ssh_run = (PROJECT / "scripts" / "ci" / "ssh-key.sh").read_text()
+    assert "rm -f ~/.ssh/ottodeploy_key" in ssh_run
     assert "git add -- lockfiles/" in commit_run
     assert 'git commit -m "chore(lock): $ENVIRONMENT deploy"' in commit_run
     assert "git push origin" in commit_run
@@ -238,6 +235,9 @@ def _commits_lockfile_and_guards_the_key(job: dict[str, Any],
 def test_deploy_jobs_commit_the_lockfile_even_when_the_deploy_fails() -> None:
     for wf_name in ("deploy-branch.yml", "deploy-version.yml"):
         _commits_lockfile_and_guards_the_key(load(wf_name)["jobs"]["deploy"])
+    # prod and staging run on hosts: there a missing key fails the job
+    version = {s.get("name"): s for s in steps(load("deploy-version.yml")["jobs"]["deploy"])}
+    assert version["SSH key for the hosts"]["run"] == "scripts/ci/ssh-key.sh --required"
     # deploy-branch.yml's plan job deploys by itself when fanning out cannot pay
     _commits_lockfile_and_guards_the_key(load("deploy-branch.yml")["jobs"]["plan"],
                                          "Plan, and deploy here unless fanning out pays")
