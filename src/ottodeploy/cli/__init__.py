@@ -110,8 +110,13 @@ def guarded(fn: Callable[P, R], name: str | None = None) -> Callable[P, R]:
     return wrapper
 
 
+def json_text(data: Any) -> str:
+    """A result as the commands print it with ``--json`` (or write it with ``--out``)."""
+    return json.dumps(data, indent=2, sort_keys=False) + "\n"
+
+
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
+    sys.stdout.write(json_text(data))
     sys.stdout.flush()
 
 

@@ -16,7 +16,7 @@ from invoke.collection import Collection
 
 from ..reporting import Reporter
 from ..root import DeployRoot
-from . import print_json, say
+from . import json_text, print_json, say
 from .command import command, root_of
 
 
@@ -391,8 +391,6 @@ def bump(c, env, component, version):  # type: ignore[no-untyped-def]
 def ci_matrix(c, env, since=None, fan_out="auto", runner_jobs=2,  # type: ignore[no-untyped-def]
               out=None, deploy_here=False, events=False):
     """The tasks a CI run builds, in waves, and whether to fan them out (always JSON)."""
-    import json
-
     from ..atomicfile import write_text
     from ..core.errors import UsageError
     from ..flows.cimatrix import ci_matrix as matrix
@@ -402,8 +400,7 @@ def ci_matrix(c, env, since=None, fan_out="auto", runner_jobs=2,  # type: ignore
         raise UsageError("--deploy-here needs --out FILE: stdout carries the deploy's progress")
     found = matrix(_root(c), env, since, mode=fan_out, runner_jobs=runner_jobs)
     if out:
-        write_text(Path(out), json.dumps(found.to_json(), indent=2) + "\n",
-                   durable=False)
+        write_text(Path(out), json_text(found.to_json()), durable=False)
     else:
         print_json(found.to_json())
     if deploy_here and not found.fan_out.chosen:
